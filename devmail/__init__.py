@@ -1,0 +1,1 @@
+"""devmail: a standalone mail catcher with a Mailpit-style API."""
