@@ -1,0 +1,137 @@
+"""The `acctkit` command: dispatches to the service, the mail catcher, the TUI and admin tasks,
+importing each part only when it is asked for (so `acctkit --help` is instant)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from core.secret import ensure_secret_key
+    from core.settings import Settings
+
+    settings = Settings.from_env(os.environ)
+    overrides = {
+        k: v
+        for k, v in (("host", getattr(args, "host", None)), ("port", getattr(args, "port", None)))
+        if v is not None
+    }
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return ensure_secret_key(settings.replace(**overrides))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from server.serve import serve
+
+    return serve(_settings(args), workers=args.workers)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from server.serve import migrate_now
+
+    version = migrate_now(_settings(args))
+    print(f"schema at version {version}")
+    return 0
+
+
+def cmd_createuser(args: argparse.Namespace) -> int:
+    from core import accounts, db, errors, schema
+    from core.context import Context
+
+    settings = _settings(args)
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            print("Passwords do not match.", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    db.open_database(settings.database_url)
+    try:
+        schema.migrate()
+        user = accounts.create_user(
+            Context.create(settings),
+            username=args.username,
+            email=args.email,
+            password=password,
+            first_name=args.first_name,
+            last_name=args.last_name,
+        )
+    except errors.AccountError as exc:
+        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
+        for field, reasons in (exc.errors or {}).items():
+            for reason in reasons:
+                print(f"  {field}: {reason}", file=sys.stderr)
+        return 1
+    finally:
+        db.close_database()
+    print(f"created user {user.id} {user.username} <{user.email}>")
+    return 0
+
+
+def cmd_devmail(args: argparse.Namespace) -> int:
+    from devmail.__main__ import main as devmail_main
+
+    return devmail_main(args.rest)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from tui.__main__ import main as tui_main
+
+    return tui_main(args.rest)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from server.dev import run_dev
+
+    return run_dev(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="acctkit", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the accounts service")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.add_argument("--database-url", help="overrides ACCTKIT_DATABASE_URL")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument("--database-url")
+    migrate.set_defaults(func=cmd_migrate)
+
+    create = sub.add_parser("createuser", help="create a verified user (password from stdin)")
+    create.add_argument("username")
+    create.add_argument("--email", required=True)
+    create.add_argument("--first-name", default="")
+    create.add_argument("--last-name", default="")
+    create.add_argument("--database-url")
+    create.set_defaults(func=cmd_createuser)
+
+    for name, func, text in (
+        ("devmail", cmd_devmail, "run the development mail catcher"),
+        ("tui", cmd_tui, "open the terminal client"),
+        ("dev", cmd_dev, "run service, mail catcher and TUI together"),
+    ):
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

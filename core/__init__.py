@@ -1,0 +1,1 @@
+"""acctkit's account rules: models, validation, codes, tokens, mail. Knows nothing of HTTP."""

@@ -1,0 +1,112 @@
+"""The database handle, chosen at run time from a URL, and the one way to open a write transaction.
+
+Models bind to `database`, a proxy that `open_database()` points at SQLite or PostgreSQL. Each
+executor thread checks a pooled connection out per call (`connection()`), so a connection is never
+shared between threads and PostgreSQL sees a bounded number of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import peewee
+from playhouse import db_url
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,
+    "synchronous": "normal",
+}
+
+Q = TypeVar("Q", bound=peewee.SelectQuery)
+
+
+def open_database(url: str, *, max_connections: int = 32) -> peewee.Database:
+    """Open (lazily) the database named by `url` and bind the models' proxy to it."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        path = url.removeprefix("sqlite:///")
+        if path in ("", ":memory:"):
+            raise ValueError("acctkit needs a SQLite file: each thread would get its own :memory:")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db: peewee.Database = PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            max_connections=max_connections,
+            stale_timeout=300,
+            check_same_thread=False,
+        )
+    elif scheme in ("postgres", "postgresql"):
+        params: dict[str, Any] = db_url.parse(url)
+        db = PooledPostgresqlDatabase(
+            params.pop("database"), max_connections=max_connections, stale_timeout=300, **params
+        )
+    else:
+        raise ValueError(f"unsupported database URL scheme {scheme!r} (use sqlite or postgresql)")
+    database.initialize(db)
+    return db
+
+
+def close_database() -> None:
+    db = database.obj
+    if db is not None:
+        db.close_all() if hasattr(db, "close_all") else db.close()
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+@contextlib.contextmanager
+def connection() -> Iterator[None]:
+    """Hold one pooled connection for the duration of a service call on this thread."""
+    with database.connection_context():
+        yield
+
+
+@contextlib.contextmanager
+def write_transaction() -> Iterator[None]:
+    """A transaction that may read, decide and write without another writer slipping in between.
+
+    SQLite takes the write lock at BEGIN (IMMEDIATE), so the whole transaction is serialized;
+    PostgreSQL runs at READ COMMITTED and the rows the decision depends on are read with
+    `locked()` (SELECT ... FOR UPDATE).
+    """
+    if is_sqlite():
+        with database.atomic("IMMEDIATE"):
+            yield
+    else:
+        with database.atomic():
+            yield
+
+
+def locked(query: Q) -> Q:
+    """Lock the selected rows until the transaction ends (PostgreSQL; SQLite already holds the
+    database write lock inside `write_transaction`)."""
+    if is_sqlite():
+        return query
+    return query.for_update()
+
+
+def locked_skip(query: Q) -> Q:
+    """Like `locked`, but rows another transaction holds are skipped instead of waited for."""
+    if is_sqlite():
+        return query
+    return query.for_update("FOR UPDATE SKIP LOCKED")
+
+
+def integrity_target(exc: peewee.IntegrityError) -> str:
+    """Name the unique column an IntegrityError is about, for both SQLite and PostgreSQL wording."""
+    message = str(exc)
+    for column in ("username_key", "email_key"):
+        if column in message:
+            return column
+    return ""

@@ -1,0 +1,110 @@
+"""What a valid username, email address, name and password look like. Shared by signup, profile
+edits, password reset and password change, so every flow rejects the same things for the same
+reasons. Each check returns reasons per field; the caller raises one InvalidInput with them all."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import re
+import unicodedata
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from importlib.resources import files
+
+USERNAME_RE = re.compile(r"^[\w.@+-]+\Z")
+USERNAME_MAX = 150
+NAME_MAX = 150
+EMAIL_MAX = 254
+PASSWORD_MAX = 1024
+
+FieldErrors = dict[str, list[str]]
+
+
+def casefold_key(value: str) -> str:
+    """The key that makes two spellings of one name collide: NFKC, then casefold."""
+    return unicodedata.normalize("NFKC", value).casefold()
+
+
+def username_problems(username: str) -> list[str]:
+    if not username:
+        return ["This field may not be blank."]
+    problems = []
+    if len(username) > USERNAME_MAX:
+        problems.append(f"Ensure this field has no more than {USERNAME_MAX} characters.")
+    if not USERNAME_RE.match(username):
+        problems.append("Use only letters, digits and the characters @ . + - _.")
+    return problems
+
+
+def normalise_email(email: str) -> str:
+    """Trim, lowercase the domain (it is case-insensitive) and keep the local part as typed."""
+    email = email.strip()
+    local, at, domain = email.rpartition("@")
+    return f"{local}{at}{domain.lower()}" if at else email
+
+
+def email_problems(email: str) -> list[str]:
+    if not email:
+        return ["This field may not be blank."]
+    if len(email) > EMAIL_MAX:
+        return [f"Ensure this field has no more than {EMAIL_MAX} characters."]
+    try:
+        address = Address(addr_spec=email)
+    except (HeaderParseError, ValueError, IndexError):
+        return ["Enter a valid email address."]
+    domain = address.domain
+    if (
+        address.addr_spec != email
+        or not address.username
+        or "." not in domain
+        or domain.startswith(".")
+        or domain.endswith(".")
+        or any(ch.isspace() for ch in email)
+    ):
+        return ["Enter a valid email address."]
+    try:
+        domain.encode("idna")
+    except UnicodeError:
+        return ["Enter a valid email address."]
+    return []
+
+
+def name_problems(name: str) -> list[str]:
+    if not name.strip():
+        return ["This field may not be blank."]
+    if len(name) > NAME_MAX:
+        return [f"Ensure this field has no more than {NAME_MAX} characters."]
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        return ["Control characters are not allowed."]
+    return []
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """Django's list of 19,640 common passwords (see core/data/LICENSE.common-passwords)."""
+    data = files("core").joinpath("data/common-passwords.txt.gz").read_bytes()
+    return frozenset(line.strip() for line in gzip.decompress(data).decode().splitlines())
+
+
+def password_problems(
+    password: str, *, min_length: int, username: str = "", email: str = ""
+) -> list[str]:
+    """Every reason the password is refused. The password is never trimmed or case-changed."""
+    problems = []
+    if len(password) < min_length:
+        problems.append(
+            f"This password is too short. It must contain at least {min_length} characters."
+        )
+    if len(password) > PASSWORD_MAX:
+        problems.append(f"This password is too long: at most {PASSWORD_MAX} characters.")
+    lowered = password.casefold()
+    if lowered in common_passwords() or lowered.strip() in common_passwords():
+        problems.append("This password is too common.")
+    if password.isdigit():
+        problems.append("This password is entirely numeric.")
+    for label, value in (("username", username), ("email address", email.rpartition("@")[0])):
+        key = value.casefold()
+        if len(key) >= 3 and key in lowered:
+            problems.append(f"The password is too similar to the {label}.")
+    return problems

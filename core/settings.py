@@ -1,0 +1,111 @@
+"""One frozen settings object, read from a mapping so tests never touch os.environ."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEV_SECRET_WARNING = (
+    "ACCTKIT_SECRET_KEY is not set: using a development key kept in {path}. "
+    "Set ACCTKIT_SECRET_KEY (and ACCTKIT_ENV=production) for any real deployment."
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "on", "true", "yes"}:
+        return True
+    if lowered in {"0", "off", "false", "no"}:
+        return False
+    raise SettingsError(f"{name} must be on or off, not {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///.acctkit/acctkit.db"
+    secret_key: str | None = None
+    env: str = "development"
+    data_dir: str = ".acctkit"
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    mail_from: str = "acctkit <no-reply@localhost>"
+    public_url: str = "http://127.0.0.1:8000"
+    access_ttl: int = 300
+    refresh_ttl: int = 86400
+    code_ttl: int = 600
+    reset_ttl: int = 300
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+    resend_cooldown: int = 60
+    code_max_attempts: int = 5
+    password_min_length: int = 8
+    ratelimit: bool = True
+    avatar_max_bytes: int = 5 * 1024 * 1024
+    trusted_proxies: tuple[str, ...] = ()
+    jwt_issuer: str = "acctkit"
+    jwt_audience: str = "acctkit"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from ACCTKIT_* variables; unknown or empty ones keep their defaults."""
+        d = cls()
+        proxies = env.get("ACCTKIT_TRUSTED_PROXIES", "")
+        return cls(
+            database_url=env.get("ACCTKIT_DATABASE_URL") or d.database_url,
+            secret_key=env.get("ACCTKIT_SECRET_KEY") or None,
+            env=(env.get("ACCTKIT_ENV") or d.env).strip().lower(),
+            data_dir=env.get("ACCTKIT_DATA_DIR") or d.data_dir,
+            smtp_url=env.get("ACCTKIT_SMTP_URL") or d.smtp_url,
+            mail_from=env.get("ACCTKIT_MAIL_FROM") or d.mail_from,
+            public_url=(env.get("ACCTKIT_PUBLIC_URL") or d.public_url).rstrip("/"),
+            access_ttl=_int(env, "ACCTKIT_ACCESS_TTL", d.access_ttl, 1),
+            refresh_ttl=_int(env, "ACCTKIT_REFRESH_TTL", d.refresh_ttl, 1),
+            code_ttl=_int(env, "ACCTKIT_CODE_TTL", d.code_ttl, 1),
+            reset_ttl=_int(env, "ACCTKIT_RESET_TTL", d.reset_ttl, 1),
+            argon2_time_cost=_int(env, "ACCTKIT_ARGON2_TIME_COST", d.argon2_time_cost, 1),
+            argon2_memory_kib=_int(env, "ACCTKIT_ARGON2_MEMORY_KIB", d.argon2_memory_kib, 8),
+            argon2_parallelism=_int(env, "ACCTKIT_ARGON2_PARALLELISM", d.argon2_parallelism, 1),
+            resend_cooldown=_int(env, "ACCTKIT_RESEND_COOLDOWN", d.resend_cooldown),
+            code_max_attempts=_int(env, "ACCTKIT_CODE_MAX_ATTEMPTS", d.code_max_attempts, 1),
+            password_min_length=_int(env, "ACCTKIT_PASSWORD_MIN_LENGTH", d.password_min_length, 1),
+            ratelimit=_flag(env, "ACCTKIT_RATELIMIT", d.ratelimit),
+            avatar_max_bytes=_int(env, "ACCTKIT_AVATAR_MAX_BYTES", d.avatar_max_bytes, 1),
+            trusted_proxies=tuple(p.strip() for p in proxies.split(",") if p.strip()),
+            host=env.get("ACCTKIT_HOST") or d.host,
+            port=_int(env, "ACCTKIT_PORT", d.port),
+        )
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def require_secret(self) -> str:
+        if not self.secret_key:
+            raise SettingsError("no secret key: call core.secret.ensure_secret_key first")
+        return self.secret_key

@@ -1,0 +1,65 @@
+"""The application factory. Nothing happens at import; everything with a lifetime (the database,
+the thread pools, the outbox sender) is set up and torn down in cleanup contexts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from core import db, schema
+from core.clock import Clock
+from core.context import Context
+from core.outbox import Transport
+from core.settings import Settings
+from core.smtp import SmtpTransport
+from server.keys import CONTEXT, DB_POOL, HASH_POOL, SENDER, SETTINGS
+from server.problems import problem_middleware, request_id_middleware
+from server.routes import add_routes
+from server.sender import OutboxSender
+
+DB_THREADS = 8
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: Transport | None = None,
+    mail_poll_interval: float = 1.0,
+) -> web.Application:
+    """Build the service. `settings` must carry a secret key (see core.secret)."""
+    app = web.Application(
+        middlewares=[request_id_middleware, problem_middleware],
+        client_max_size=settings.avatar_max_bytes + 64 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[CONTEXT] = Context.create(settings, clock=clock)
+
+    async def pools(app: web.Application) -> AsyncIterator[None]:
+        app[DB_POOL] = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="acctkit-db")
+        app[HASH_POOL] = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="acctkit-hash")
+        yield
+        app[HASH_POOL].shutdown(wait=True)
+        app[DB_POOL].shutdown(wait=True)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        db.open_database(settings.database_url, max_connections=DB_THREADS * 4)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(app[DB_POOL], schema.migrate, app[CONTEXT].clock)
+        yield
+        await loop.run_in_executor(app[DB_POOL], db.close_database)
+
+    async def sender(app: web.Application) -> AsyncIterator[None]:
+        mailer = transport or SmtpTransport(settings.smtp_url, settings.mail_from)
+        app[SENDER] = OutboxSender(app[CONTEXT], mailer, poll_interval=mail_poll_interval)
+        app[SENDER].start()
+        yield
+        await app[SENDER].stop()
+
+    app.cleanup_ctx.extend([pools, database, sender])
+    add_routes(app)
+    return app

@@ -1,0 +1,42 @@
+"""The one way a handler reaches core: sync service functions run in a thread pool, never on the
+event loop. Functions that hash passwords run in their own pool, sized to the cores, so a storm of
+logins saturates the CPU without making cheap reads like /api/me wait behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from core.context import Context
+from server.keys import CONTEXT, DB_POOL, HASH_POOL, SENDER
+
+T = TypeVar("T")
+
+
+def context(request: web.Request) -> Context:
+    return request.app[CONTEXT]
+
+
+async def call(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a core function (database work) in the database pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        request.app[DB_POOL], functools.partial(fn, context(request), *args, **kwargs)
+    )
+
+
+async def call_hashing(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a core function that hashes or verifies a password in the hashing pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        request.app[HASH_POOL], functools.partial(fn, context(request), *args, **kwargs)
+    )
+
+
+def mail_enqueued(request: web.Request) -> None:
+    """Tell this process's sender to look at the outbox now rather than at its next poll."""
+    request.app[SENDER].wake()

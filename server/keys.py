@@ -1,0 +1,17 @@
+"""Typed application state."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from core.context import Context
+from core.settings import Settings
+from server.sender import OutboxSender
+
+SETTINGS = web.AppKey("settings", Settings)
+CONTEXT = web.AppKey("context", Context)
+DB_POOL = web.AppKey("db_pool", ThreadPoolExecutor)
+HASH_POOL = web.AppKey("hash_pool", ThreadPoolExecutor)
+SENDER = web.AppKey("sender", OutboxSender)

@@ -1,0 +1,177 @@
+"""The route table: one list that registers every route in both slash forms (the contract forbids
+redirects) and from which the OpenAPI document is generated, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from server.handlers import health, me, signup, tokens
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def obj(required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
+    """A JSON-schema object of string fields unless a property says otherwise."""
+    return {
+        "type": "object",
+        "properties": {
+            k: v if isinstance(v, dict) else {"type": "string"} for k, v in props.items()
+        },
+        "required": list(required),
+    }
+
+
+STR: dict[str, Any] = {"type": "string"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    auth: bool = False
+    body: dict[str, Any] | None = None
+    ok: tuple[int, str | None] = (200, None)  # status and a components/schemas name
+    errors: dict[int, str] = field(default_factory=dict)  # status -> the codes it can carry
+    raw_body: dict[str, Any] | None = None  # non-JSON request content (avatars)
+    produces: str = "application/json"
+
+
+ROUTES: list[Route] = [
+    Route(
+        "POST",
+        "/api/auth/signup/",
+        signup.start,
+        "Start a signup; a code is mailed",
+        "signup",
+        body=obj(
+            ("first_name", "last_name", "username", "email", "password"),
+            first_name=STR,
+            last_name=STR,
+            username=STR,
+            email=STR,
+            password=STR,
+        ),
+        ok=(202, "SignupStarted"),
+        errors={400: "invalid", 409: "username_taken, email_taken", 429: "throttled"},
+    ),
+    Route(
+        "POST",
+        "/api/auth/signup/verify/",
+        signup.verify,
+        "Verify the code; creates the user",
+        "signup",
+        body=obj(("signup_id", "code"), signup_id=STR, code=STR),
+        ok=(201, "SignupVerified"),
+        errors={
+            400: "code_invalid, invalid",
+            404: "signup_not_found",
+            410: "code_expired",
+            409: "code_superseded, username_taken, email_taken",
+            429: "too_many_attempts",
+        },
+    ),
+    Route(
+        "POST",
+        "/api/auth/signup/resend/",
+        signup.resend,
+        "Mail a new code",
+        "signup",
+        body=obj(("signup_id",), signup_id=STR),
+        ok=(202, "CodeSent"),
+        errors={404: "signup_not_found", 429: "resend_too_soon, too_many_attempts"},
+    ),
+    Route(
+        "POST",
+        "/api/token/",
+        tokens.obtain,
+        "Log in: obtain access and refresh tokens",
+        "tokens",
+        body=obj(("password",), username=STR, email=STR, password=STR),
+        ok=(200, "TokenPair"),
+        errors={401: "invalid_credentials", 429: "too_many_attempts"},
+    ),
+    Route(
+        "POST",
+        "/api/token/refresh/",
+        tokens.refresh,
+        "Rotate a refresh token",
+        "tokens",
+        body=obj(("refresh",), refresh=STR),
+        ok=(200, "TokenPair"),
+        errors={401: "token_invalid, token_reused"},
+    ),
+    Route(
+        "POST",
+        "/api/token/verify/",
+        tokens.verify,
+        "Check a token",
+        "tokens",
+        body=obj(("token",), token=STR),
+        ok=(200, None),
+        errors={401: "token_invalid"},
+    ),
+    Route(
+        "POST",
+        "/api/token/revoke/",
+        tokens.revoke,
+        "Log out of one login",
+        "tokens",
+        body=obj(("refresh",), refresh=STR),
+        ok=(204, None),
+        errors={401: "token_invalid"},
+    ),
+    Route(
+        "POST",
+        "/api/auth/logout-all/",
+        tokens.logout_all,
+        "Revoke every token of the user",
+        "tokens",
+        auth=True,
+        ok=(204, None),
+        errors={401: "not_authenticated, token_invalid"},
+    ),
+    Route(
+        "GET",
+        "/api/me/",
+        me.get_me,
+        "The signed-in user",
+        "me",
+        auth=True,
+        ok=(200, "UserOut"),
+        errors={401: "not_authenticated, token_invalid"},
+    ),
+    Route("GET", "/healthz", health.healthz, "Liveness", "ops", ok=(200, "Status")),
+    Route(
+        "GET",
+        "/readyz",
+        health.readyz,
+        "Readiness (checks the database)",
+        "ops",
+        ok=(200, "Status"),
+        errors={503: "not_ready"},
+    ),
+]
+
+
+def both_slash_forms(path: str) -> list[str]:
+    other = path[:-1] if path.endswith("/") else path + "/"
+    return [path, other]
+
+
+def add_routes(app: web.Application) -> None:
+    from server.openapi import openapi_json
+
+    routes = [*ROUTES, Route("GET", "/api/openapi.json", openapi_json, "This document", "ops")]
+    for route in routes:
+        for path in both_slash_forms(route.path):
+            if route.method == "GET":
+                app.router.add_get(path, route.handler)
+            else:
+                app.router.add_route(route.method, path, route.handler)
