@@ -180,14 +180,13 @@ def _body(msg: Message, subtype: str) -> Message | None:
 
 
 def _text_of(part: Message) -> str:
+    """The decoded body with SMTP's CRLF line ends made plain newlines (/raw keeps them)."""
     try:
         content = part.get_content()  # type: ignore[attr-defined]
-        if isinstance(content, str):
-            return content
     except Exception:
-        pass
-    payload = part.get_payload(decode=True)
-    return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return content.replace("\r\n", "\n") if isinstance(content, str) else ""
 
 
 def _leaves(part: Message, path: str) -> Iterator[tuple[str, Message]]:
@@ -360,6 +359,7 @@ _KEYWORD = re.compile(
 # (2024-05-01, 01/05/2024), a time or port (12:30, :8000), or a phone number (+44 ..., 555-0100).
 _CANDIDATE = re.compile(r"(?<![\w+])(?<!\d[-./:,])(?<!\d )(\d{4,8})(?![\w+])(?![-./:,]\d)(?! \d)")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+_CLAUSE_END = re.compile(r"[.!?,;:(](?:\s|$)")
 CONTEXT_BEFORE = 60
 CONTEXT_AFTER = 40
 
@@ -368,9 +368,9 @@ def find_codes(texts: Iterable[str]) -> list[str]:
     """One-time codes: 4-8 digit runs in the same sentence as a word like code/OTP/verification.
 
     Returned as strings in order of appearance, leading zeros kept. A keyword must appear
-    within CONTEXT_BEFORE characters before the digits or CONTEXT_AFTER after them ("042917
-    is your code"), without a sentence end in between, so that years, prices and order
-    numbers elsewhere in a mail are not taken for codes. URLs are blanked out first.
+    within CONTEXT_BEFORE characters before the digits without a sentence end in between, or
+    CONTEXT_AFTER after them in the same clause ("042917 is your code"), so that years, prices
+    and order numbers elsewhere in a mail are not taken for codes. URLs are blanked out first.
     """
     codes: list[str] = []
     for text in texts:
@@ -379,7 +379,7 @@ def find_codes(texts: Iterable[str]) -> list[str]:
             before = flat[max(0, match.start() - CONTEXT_BEFORE) : match.start()]
             after = flat[match.end() : match.end() + CONTEXT_AFTER]
             before = _SENTENCE_END.split(before)[-1]
-            after = _SENTENCE_END.split(after)[0]
+            after = _CLAUSE_END.split(after)[0]
             if _KEYWORD.search(before) or _KEYWORD.search(after):
                 codes.append(match.group(1))
     return _unique(codes)
