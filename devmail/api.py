@@ -26,7 +26,7 @@ from devmail.config import Config
 from devmail.parse import Address, Attachment, part_bytes
 from devmail.search import Query, QueryError, parse_query
 from devmail.smtp import SmtpServer, SmtpStats, start_smtp
-from devmail.store import Event, Store, SubscriberLagged, Summary
+from devmail.store import Event, Store, SubscriberLagged, Subscription, Summary
 
 log = logging.getLogger(__name__)
 
@@ -466,25 +466,28 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     """Websocket of {"Type", "Data"} events; subscribed before the handshake so none is missed."""
     server = request.app[DEVMAIL_KEY]
     ws = web.WebSocketResponse(heartbeat=30)
-    with server.store.subscribe() as subscription:
+    subscription = server.store.subscribe()
+    pump: asyncio.Task[None] | None = None
+    try:
         await ws.prepare(request)
         server.websockets.add(ws)
         await server._ws_changed()
         pump = asyncio.create_task(_pump_events(ws, subscription))
-        try:
-            async for message in ws:
-                if message.type == WSMsgType.ERROR:
-                    break
-        finally:
+        async for message in ws:
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        if pump is not None:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
-            server.websockets.discard(ws)
-            await server._ws_changed()
+        subscription.close()
+        server.websockets.discard(ws)
+        await server._ws_changed()
     return ws
 
 
-async def _pump_events(ws: web.WebSocketResponse, subscription: Any) -> None:
+async def _pump_events(ws: web.WebSocketResponse, subscription: Subscription) -> None:
     try:
         while batch := await subscription.next_batch():
             for event in batch:
