@@ -1,0 +1,140 @@
+"""The acctkit TUI: one tab per flow, a live mailbox and a log of every HTTP exchange."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker
+
+from tui.api import AccountsClient, Exchange, HttpLog, MailClient, MailSummary, User
+from tui.screens.flow import SessionChanged
+from tui.screens.http_log import HttpLogPane
+from tui.screens.mailbox import MailboxPane
+from tui.screens.password import PasswordPane
+from tui.screens.profile import ProfilePane
+from tui.screens.session import LoginPane, MePane
+from tui.screens.signup import SignupPane
+from tui.widgets.status_line import StatusLine
+
+# (tab id, title, key, what the command palette says)
+TABS = (
+    ("signup", "Sign up", "f1", "Start a signup and verify its emailed code"),
+    ("login", "Log in", "f2", "Obtain tokens with a username or email and a password"),
+    ("me", "Me", "f3", "The signed-in user; log out here or everywhere"),
+    ("profile", "Profile", "f4", "Names, avatar, email change, delete the account"),
+    ("password", "Password", "f5", "Change the password, or reset a forgotten one"),
+    ("mailbox", "Mailbox", "f6", "Live list of what devmail caught"),
+    ("log", "HTTP log", "f7", "Every request and response, secrets masked"),
+)
+
+
+class ExchangeRecorded(Message):
+    def __init__(self, exchange: Exchange) -> None:
+        super().__init__()
+        self.exchange = exchange
+
+
+class AcctkitApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "acctkit"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(key, f"show_tab('{tab}')", title) for tab, title, key, _ in TABS),
+        Binding("ctrl+q", "quit", "Quit"),
+    ]
+
+    def __init__(self, url: str = "http://127.0.0.1:8000", mail_url: str = "http://127.0.0.1:8025"):
+        super().__init__()
+        self.url = url
+        self.mail_url = mail_url
+        self.http_log = HttpLog()
+        self.accounts = AccountsClient(url, self.http_log)
+        self.mail = MailClient(mail_url, self.http_log)
+        # Bumped on every login change; replies started under an older one are stale.
+        self.generation = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        panes = {
+            "signup": SignupPane(id="signup-pane"),
+            "login": LoginPane(id="login-pane"),
+            "me": MePane(id="me-pane"),
+            "profile": ProfilePane(id="profile-pane"),
+            "password": PasswordPane(id="password-pane"),
+            "mailbox": MailboxPane(id="mailbox-pane"),
+            "log": HttpLogPane(id="log-pane"),
+        }
+        with TabbedContent(initial="signup", id="tabs"):
+            for tab, title, key, _ in TABS:
+                with TabPane(f"{title} [{key}]", id=tab):
+                    yield panes[tab]
+        yield StatusLine(id="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.url}  ·  mail {self.mail_url}"
+        self.http_log.subscribe(lambda exchange: self.post_message(ExchangeRecorded(exchange)))
+
+    async def on_unmount(self) -> None:
+        await self.accounts.close()
+        await self.mail.close()
+
+    # --- navigation ------------------------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one("#tabs", TabbedContent).active
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for tab, title, _, help_text in TABS:
+            yield SystemCommand(title, help_text, lambda tab=tab: self.action_show_tab(tab))
+
+    # --- shared state ----------------------------------------------------------------------
+
+    def on_exchange_recorded(self, message: ExchangeRecorded) -> None:
+        self.query_one(StatusLine).exchange(message.exchange)
+        self.query_one(HttpLogPane).post_message(HttpLogPane.Recorded(message.exchange))
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        self.generation += 1
+        me = self.query_one(MePane)
+        if self.accounts.logged_in:
+            self.query_one(StatusLine).who = "logged in"
+            self.action_show_tab("me")
+            me.refresh_me()
+        else:
+            self.show_user(None)
+
+    def show_user(self, user: User | None) -> None:
+        self.query_one(MePane).show(user)
+        self.query_one(StatusLine).who = (
+            f"logged in as {user.username} (id {user.id})" if user else "not logged in"
+        )
+
+    def use_mail(self, mail: MailSummary) -> str:
+        """Hand a mail's code or link to the flow that waits for it; say where it went."""
+        if mail.flow == "password-reset":
+            self.query_one(PasswordPane).use_link(mail)
+            self.action_show_tab("password")
+            return f"Link from {mail.id} is in the Password tab."
+        if mail.flow == "email-change":
+            self.query_one(ProfilePane).use_code(mail)
+            self.action_show_tab("profile")
+            return f"Code from {mail.id} is in the Profile tab."
+        self.query_one(SignupPane).use_code(mail)
+        self.action_show_tab("signup")
+        return f"Code from {mail.id} is in the Sign up tab."
+
+    def worker_failed(self, worker: Worker[object]) -> None:
+        """Central handling of what no worker expected (ApiProblem is handled where it occurs):
+        the interface stays up and says what broke."""
+        self.notify(f"{worker.name} failed: {worker.error!r}", severity="error", timeout=10)

@@ -1,0 +1,116 @@
+"""Passwords: change it while logged in, or the forgot path (request a link, check it, confirm)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Static
+
+from tui.api import ApiProblem, MailSummary, ResetCheck, TokenPair, uid_from
+from tui.screens.flow import FlowPane, SessionChanged
+from tui.widgets.form import Field, FormStatus
+
+
+class PasswordPane(FlowPane):
+    class Done(Message):
+        def __init__(self, form: str, text: str, result: Any) -> None:
+            super().__init__()
+            self.form = form
+            self.text = text
+            self.result = result
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="password-change", classes="form"):
+            yield Static(
+                "Change password (logged in; every other login is revoked)", classes="section"
+            )
+            yield Field("Current password", "current_password", password=True, id="pw-current")
+            yield Field("New password", "new_password", password=True, id="pw-new")
+            with Horizontal(classes="buttons"):
+                yield Button("Change password", variant="primary", id="pw-change")
+            yield FormStatus()
+        with Vertical(id="password-forgot", classes="form"):
+            yield Static("Forgot password: a reset link is mailed", classes="section")
+            yield Field("Email", "email", id="reset-email")
+            with Horizontal(classes="buttons"):
+                yield Button("Send reset link", variant="primary", id="reset-request")
+            yield FormStatus()
+        with Vertical(id="password-reset", classes="form"):
+            yield Field(
+                "Reset link or UID", "uid", placeholder="paste the mailed link", id="reset-uid"
+            )
+            yield Field("New password", "new_password", password=True, id="reset-new")
+            yield Field("New password again", "re_new_password", password=True, id="reset-again")
+            with Horizontal(classes="buttons"):
+                yield Button("Set new password", variant="primary", id="reset-confirm")
+                yield Button("Check link", id="reset-check")
+            yield FormStatus()
+
+    def use_link(self, mail: MailSummary) -> None:
+        """Fill the reset field from a password-reset mail's link."""
+        link = next((u for u in mail.links if "reset" in u), mail.links[0] if mail.links else "")
+        self.query_one("#reset-uid", Field).value = link
+        self.status("password-reset").info(f"Link taken from mail {mail.id}. Check it or confirm.")
+
+    @on(Button.Pressed, "#pw-change")
+    def change(self) -> None:
+        v = self.values("password-change")
+        self.begin("password-change", "Changing the password…")
+        self.run(
+            "password-change",
+            "Password changed; other logins are revoked, this one has new tokens.",
+            lambda a: a.change_password(v["current_password"], v["new_password"]),
+        )
+
+    @on(Button.Pressed, "#reset-request")
+    def request_reset(self) -> None:
+        email = self.query_one("#reset-email", Field).value
+        self.begin("password-forgot", "Requesting a reset link…")
+        self.run("password-forgot", "", lambda a: a.reset_request(email))
+
+    @on(Button.Pressed, "#reset-check")
+    def check(self) -> None:
+        uid = uid_from(self.query_one("#reset-uid", Field).value)
+        self.begin("password-reset", "Checking the link (a GET never uses it up)…")
+        self.run("password-reset", "", lambda a: a.reset_check(uid))
+
+    @on(Button.Pressed, "#reset-confirm")
+    def confirm(self) -> None:
+        v = self.values("password-reset")
+        uid = uid_from(v["uid"])
+        self.begin("password-reset", "Setting the new password…")
+        self.run(
+            "password-reset",
+            "Password set. Every login was revoked: log in with the new password.",
+            lambda a: a.reset_confirm(uid, v["new_password"], v["re_new_password"]),
+        )
+
+    @work(exclusive=True, group="password", exit_on_error=False)
+    async def run(self, form: str, text: str, call: Callable[[Any], Awaitable[Any]]) -> None:
+        try:
+            result = await call(self.acctkit.accounts)
+        except ApiProblem as problem:
+            self.post_message(self.Failed(form, problem))
+            return
+        self.post_message(self.Done(form, text, result))
+
+    def on_password_pane_done(self, message: Done) -> None:
+        message.stop()
+        result = message.result
+        text = message.text
+        if isinstance(result, ResetCheck):
+            until = result.expires_at.strftime("%H:%M:%S UTC") if result.expires_at else "?"
+            text = f"The link is valid until {until}." if result.valid else "The link is not valid."
+        elif isinstance(result, str):
+            text = result or "Reset requested."
+        self.status(message.form).ok(text)
+        for field in self.fields(message.form):
+            if field.input.password:
+                field.value = ""
+        if isinstance(result, TokenPair):
+            self.post_message(SessionChanged())
