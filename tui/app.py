@@ -9,6 +9,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker
 
@@ -32,6 +33,15 @@ TABS = (
     ("mailbox", "Mailbox", "f6", "Live list of what devmail caught"),
     ("log", "HTTP log", "f7", "Every request and response, secrets masked"),
 )
+
+
+def _shown(widget: Widget, within: Widget) -> bool:
+    node: Widget | None = widget
+    while node is not None and node is not within:
+        if not node.display:
+            return False
+        node = node.parent if isinstance(node.parent, Widget) else None
+    return True
 
 
 class ExchangeRecorded(Message):
@@ -59,6 +69,8 @@ class AcctkitApp(App[None]):
         self.generation = 0
 
     def compose(self) -> ComposeResult:
+        # Subscribed before any pane exists: the mailbox connects as soon as it is mounted.
+        self.http_log.subscribe(lambda exchange: self.post_message(ExchangeRecorded(exchange)))
         yield Header()
         panes = {
             "signup": SignupPane(id="signup-pane"),
@@ -78,7 +90,6 @@ class AcctkitApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.url}  ·  mail {self.mail_url}"
-        self.http_log.subscribe(lambda exchange: self.post_message(ExchangeRecorded(exchange)))
 
     async def on_unmount(self) -> None:
         await self.accounts.close()
@@ -87,7 +98,13 @@ class AcctkitApp(App[None]):
     # --- navigation ------------------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
+        """Switch tabs and move focus into the new one: left on a widget of a hidden tab, focus
+        would hop to a hidden sibling and TabbedContent would switch straight back."""
+        tabs = self.query_one("#tabs", TabbedContent)
+        tabs.active = tab
+        pane = tabs.get_pane(tab)
+        target = next((w for w in pane.query("*") if w.focusable and _shown(w, pane)), None)
+        self.set_focus(target)
 
     @property
     def active_tab(self) -> str:
@@ -101,8 +118,11 @@ class AcctkitApp(App[None]):
     # --- shared state ----------------------------------------------------------------------
 
     def on_exchange_recorded(self, message: ExchangeRecorded) -> None:
-        self.query_one(StatusLine).exchange(message.exchange)
-        self.query_one(HttpLogPane).post_message(HttpLogPane.Recorded(message.exchange))
+        # query, not query_one: this can run before the panes are mounted (they catch up then).
+        for line in self.query(StatusLine):
+            line.exchange(message.exchange)
+        for pane in self.query(HttpLogPane):
+            pane.post_message(HttpLogPane.Recorded(message.exchange))
 
     def on_session_changed(self, message: SessionChanged) -> None:
         self.generation += 1

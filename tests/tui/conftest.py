@@ -19,8 +19,11 @@ from devmail.api import create_app as create_devmail
 from devmail.config import Config
 from server.app import create_app
 from tests.conftest import make_settings
+from tui.api import MailSummary
 from tui.app import AcctkitApp
 from tui.screens.mailbox import MailboxPane
+from tui.widgets.form import Field
+from tui.widgets.mail_table import MailTable
 
 MAIL_GROUP = "mail-events"
 WAIT_ROUNDS = 500  # x 0.02 s: a bound so a broken test fails instead of hanging
@@ -73,7 +76,7 @@ async def accounts(
     settings = make_settings(
         sqlite_url, smtp_url=f"smtp://127.0.0.1:{devmail.smtp_port}", **accounts_settings
     )
-    app = create_app(settings, clock=clock, mail_poll_interval=0.05)
+    app = create_app(settings, clock=clock)  # enqueueing wakes the sender: no fast polling
     http = TestServer(app, host="127.0.0.1")
     await http.start_server()
     yield str(http.make_url("")).rstrip("/")
@@ -116,3 +119,57 @@ async def settle(app: AcctkitApp, pilot: Pilot[None]) -> None:
             continue
         await app.workers.wait_for_complete(busy)
     raise AssertionError("workers never settled")
+
+
+PASSWORD = "rabbit-hole-2026"
+
+
+def fill(app: AcctkitApp, **values: str) -> None:
+    """Set Field values by widget id (underscores stand for hyphens)."""
+    for widget_id, value in values.items():
+        app.query_one(f"#{widget_id.replace('_', '-')}", Field).value = value
+
+
+def fill_signup(app: AcctkitApp, username: str, password: str = PASSWORD) -> None:
+    fill(
+        app,
+        signup_first_name=username.title(),
+        signup_last_name="Tester",
+        signup_username=username,
+        signup_email=f"{username}@example.com",
+        signup_password=password,
+    )
+
+
+async def make_user(accounts: str, devmail: Devmail, username: str) -> None:
+    """A verified user made over plain HTTP, for tests whose subject is not signup."""
+    email = f"{username}@example.com"
+    async with aiohttp.ClientSession(accounts) as http:
+        body = {
+            "first_name": username.title(),
+            "last_name": "Tester",
+            "username": username,
+            "email": email,
+            "password": PASSWORD,
+        }
+        async with http.post("/api/auth/signup/", json=body) as response:
+            assert response.status == 202, await response.text()
+            signup_id = (await response.json())["signup_id"]
+        mail = await devmail.latest_to(email)
+        assert mail["Ref"] == signup_id
+        verify = {"signup_id": signup_id, "code": mail["Codes"][0]}
+        async with http.post("/api/auth/signup/verify/", json=verify) as response:
+            assert response.status == 201, await response.text()
+
+
+def mail_rows(app: AcctkitApp) -> list[MailSummary]:
+    return app.query_one(MailTable).ordered()
+
+
+async def select_mail(app: AcctkitApp, pilot: Pilot[None], mail_id: str) -> None:
+    """Open the Mailbox tab and put the cursor (and focus) on one message."""
+    app.action_show_tab("mailbox")
+    table = app.query_one(MailTable)
+    table.focus()
+    table.move_cursor(row=table.get_row_index(mail_id))
+    await pilot.pause()

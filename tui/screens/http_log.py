@@ -36,6 +36,8 @@ class ExchangeTable(DataTable[object]):
 
     def append(self, exchange: Exchange) -> None:
         key = str(exchange.id)
+        if key in self.exchanges:
+            return
         self.exchanges[key] = exchange
         self.add_row(
             exchange.id,
@@ -96,6 +98,11 @@ class HttpLogPane(FlowPane):
     @property
     def table(self) -> ExchangeTable:
         return self.query_one(ExchangeTable)
+
+    def on_mount(self) -> None:
+        """Catch up on what was recorded before this pane existed (the mailbox connects early)."""
+        for exchange in self.acctkit.http_log.entries:
+            self.table.append(exchange)
 
     def on_http_log_pane_recorded(self, message: Recorded) -> None:
         message.stop()

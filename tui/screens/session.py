@@ -116,7 +116,7 @@ class MePane(FlowPane):
         message.stop()
         if message.generation != self.acctkit.generation:
             return  # the login changed while this was in flight
-        self.show(message.user)
+        self.acctkit.show_user(message.user)
         self.status("me-form").ok("Loaded /api/me/.")
 
     def on_me_pane_logged_out(self, message: LoggedOut) -> None:

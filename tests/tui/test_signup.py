@@ -1,0 +1,172 @@
+"""Signup through the TUI against the real service, with the mail read from the live mailbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.widgets import Button, ContentSwitcher, Static
+
+from tests.tui.conftest import (
+    Devmail,
+    fill,
+    fill_signup,
+    mail_rows,
+    select_mail,
+    settle,
+    until,
+)
+from tui.screens.mailbox import MailboxPane
+from tui.screens.session import MePane
+from tui.screens.signup import SignupPane
+from tui.widgets.form import Field, FormStatus
+from tui.widgets.mail_table import SUPERSEDED, MailTable
+from tui.widgets.status_line import StatusLine
+
+
+def text_of(app: Any, selector: str) -> str:
+    return str(app.query_one(selector, Static).content)
+
+
+async def test_signup_mail_arrives_live_and_use_this_code_verifies(
+    tui: Any, devmail: Devmail
+) -> None:
+    async with tui() as (app, pilot):
+        mailbox = app.query_one(MailboxPane)
+        assert mail_rows(app) == []  # listed empty: whatever shows up next came over the socket
+
+        fill_signup(app, "alice")
+        await pilot.click("#signup-submit")
+        await settle(app, pilot)
+
+        signup = app.query_one(SignupPane)
+        assert app.query_one("#signup-steps", ContentSwitcher).current == "signup-code"
+        assert signup.signup_id
+        expect = text_of(app, "#signup-expect")
+        assert signup.signup_id in expect and "Expecting code #1" in expect
+
+        await until(pilot, lambda: len(mail_rows(app)) == 1, "the mail in the mailbox")
+        assert mailbox.events_seen >= 1
+        (row,) = mail_rows(app)
+        assert (row.flow, row.ref, row.ref_seq, row.to_text) == (
+            "signup",
+            signup.signup_id,
+            1,
+            "alice@example.com",
+        )
+        mailed = await devmail.latest_to("alice@example.com")
+        assert row.codes == tuple(mailed["Codes"]) and len(row.codes) == 1
+
+        await select_mail(app, pilot, row.id)
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.active_tab == "signup"
+        assert app.query_one("#signup-code-field", Field).value == mailed["Codes"][0]
+        assert "Press Verify" in app.query_one("#signup-code-status", FormStatus).text
+
+        await pilot.click("#signup-verify")
+        await settle(app, pilot)
+        assert app.active_tab == "me"
+        me = app.query_one(MePane)
+        assert me.user is not None and me.user.username == "alice"
+        assert "email:          alice@example.com" in text_of(app, "#me-user")
+        assert "logged in as alice" in str(app.query_one(StatusLine).content)
+
+
+@pytest.mark.parametrize("accounts_settings", [{"resend_cooldown": 0}])
+async def test_resend_marks_first_mail_superseded_and_its_code_says_so(
+    tui: Any, devmail: Devmail
+) -> None:
+    async with tui() as (app, pilot):
+        fill_signup(app, "bob")
+        await pilot.click("#signup-submit")
+        await settle(app, pilot)
+        await until(pilot, lambda: len(mail_rows(app)) == 1, "mail #1")
+        first = mail_rows(app)[0]
+
+        await pilot.click("#signup-resend")
+        await settle(app, pilot)
+        assert "Expecting code #2" in text_of(app, "#signup-expect")
+        await until(
+            pilot,
+            lambda: (
+                len(mail_rows(app)) == 2 and app.query_one(MailTable).mails[first.id].superseded
+            ),
+            "mail #2 and mail #1 marked superseded",
+        )
+        newest, oldest = mail_rows(app)
+        assert (newest.ref_seq, oldest.ref_seq) == (2, 1)
+        assert oldest.superseded_by == newest.id and not newest.superseded
+        table = app.query_one(MailTable)
+        state = table.get_cell(oldest.id, "state")
+        assert state.plain.startswith(SUPERSEDED) and "red" in str(state.style)
+        assert "strike" in str(table.get_cell(oldest.id, "subject").style)
+        assert table.get_cell(newest.id, "state").plain in ("new", "read")
+
+        await select_mail(app, pilot, oldest.id)
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.query_one("#signup-code-field", Field).value == oldest.codes[0]
+        assert "SUPERSEDED" in app.query_one("#signup-code-status", FormStatus).text
+
+        await pilot.click("#signup-verify")
+        await settle(app, pilot)
+        status = app.query_one("#signup-code-status", FormStatus).text
+        assert "code_superseded" in status and "code #1" in status and "#2" in status
+        assert app.query_one(MePane).user is None
+
+        await select_mail(app, pilot, newest.id)
+        await pilot.press("u")
+        await pilot.click("#signup-verify")
+        await settle(app, pilot)
+        me = app.query_one(MePane).user
+        assert me is not None and me.username == "bob"
+
+
+async def test_wrong_code_shows_attempts_left(tui: Any, devmail: Devmail) -> None:
+    async with tui() as (app, pilot):
+        fill_signup(app, "carol")
+        await pilot.click("#signup-submit")
+        await settle(app, pilot)
+        real = (await devmail.latest_to("carol@example.com"))["Codes"][0]
+        wrong = f"{(int(real) + 1) % 1_000_000:06d}"
+
+        fill(app, signup_code_field=wrong)
+        await pilot.click("#signup-verify")
+        await settle(app, pilot)
+        assert text_of(app, "#signup-attempts") == "attempts_left: 4"
+        status = app.query_one("#signup-code-status", FormStatus)
+        assert "code_invalid" in status.text and "4 attempt(s) left" in status.text
+        assert status.has_class("-error")
+        assert app.query_one(MePane).user is None
+
+
+async def test_resend_too_soon_disables_resend_with_a_countdown(tui: Any) -> None:
+    async with tui() as (app, pilot):
+        fill_signup(app, "dave")
+        await pilot.click("#signup-submit")
+        await settle(app, pilot)
+        assert not app.query_one("#signup-resend", Button).disabled
+
+        await pilot.click("#signup-resend")
+        await settle(app, pilot)
+        assert "resend_too_soon" in app.query_one("#signup-code-status", FormStatus).text
+        pane = app.query_one(SignupPane)
+        assert 0 < pane.resend_wait <= 60
+        assert app.query_one("#signup-resend", Button).disabled
+        assert f"Resend possible in {pane.resend_wait} s" in text_of(app, "#signup-resend-wait")
+        assert "Expecting code #1" in text_of(app, "#signup-expect")
+
+
+async def test_invalid_fields_are_shown_next_to_their_fields(tui: Any) -> None:
+    async with tui() as (app, pilot):
+        fill_signup(app, "erin", password="erin")
+        fill(app, signup_email="not-an-email")
+        await pilot.click("#signup-submit")
+        await settle(app, pilot)
+        assert app.query_one("#signup-steps", ContentSwitcher).current == "signup-form"
+        assert app.query_one("#signup-email", Field).error
+        assert app.query_one("#signup-password", Field).error
+        assert app.query_one("#signup-email", Field).has_class("-invalid")
+        assert app.query_one("#signup-username", Field).error == ""
+        assert "[400 invalid]" in app.query_one("#signup-form-status", FormStatus).text
