@@ -82,8 +82,8 @@ class AcctkitApp(App[None]):
             "log": HttpLogPane(id="log-pane"),
         }
         with TabbedContent(initial="signup", id="tabs"):
-            for tab, title, key, _ in TABS:
-                with TabPane(f"{title} [{key}]", id=tab):
+            for tab, title, *_ in TABS:
+                with TabPane(title, id=tab):
                     yield panes[tab]
         yield StatusLine(id="status-line")
         yield Footer()

@@ -90,7 +90,7 @@ def tui(accounts: str, devmail: Devmail) -> Callable[[], Any]:
     @asynccontextmanager
     async def run() -> AsyncIterator[tuple[AcctkitApp, Pilot[None]]]:
         app = AcctkitApp(url=accounts, mail_url=devmail.url)
-        async with app.run_test(size=(150, 60)) as pilot:
+        async with app.run_test(size=(120, 48)) as pilot:
             await until(pilot, lambda: app.query_one(MailboxPane).live, "mailbox connected")
             yield app, pilot
 
@@ -110,10 +110,10 @@ async def settle(app: AcctkitApp, pilot: Pilot[None]) -> None:
     """Wait for every request worker (not the endless mailbox stream) and the messages they
     post, including workers those messages start."""
     for _ in range(WAIT_ROUNDS):
-        await pilot.pause()
+        await pilot.pause(0)
         busy = [w for w in app.workers if w.group != MAIL_GROUP and not w.is_finished]
         if not busy:
-            await pilot.pause()
+            await pilot.pause(0)
             if not [w for w in app.workers if w.group != MAIL_GROUP and not w.is_finished]:
                 return
             continue

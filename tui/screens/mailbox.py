@@ -100,7 +100,7 @@ class MailboxPane(FlowPane):
         message.stop()
         self.live = True
         self.table.replace_all(message.page.messages)
-        self._connection(f"live: {message.page.total} message(s) at {self.acctkit.mail.base_url}")
+        self._count()
 
     def on_mailbox_pane_changed(self, message: Changed) -> None:
         message.stop()
@@ -112,6 +112,7 @@ class MailboxPane(FlowPane):
             self.table.remove(event.summary.id)
         else:
             self.table.upsert(event.summary)
+        self._count()
         if self.shown is not None and self.shown.summary.id == event.summary.id:
             self._render_detail(self.shown, self.table.mails.get(event.summary.id))
 
@@ -119,6 +120,10 @@ class MailboxPane(FlowPane):
         message.stop()
         self.live = False
         self._connection(f"offline: {message.reason} (retrying)")
+
+    def _count(self) -> None:
+        count = len(self.table.mails)
+        self._connection(f"live: {count} message(s) from {self.acctkit.mail.base_url}")
 
     def _connection(self, text: str) -> None:
         self.query_one("#mail-connection", Static).update(text)

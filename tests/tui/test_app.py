@@ -1,0 +1,61 @@
+"""The entry point, the command palette entries, and a mailbox whose devmail is not running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from tests.tui.conftest import settle, until
+from tui.__main__ import main
+from tui.app import TABS, AcctkitApp
+from tui.screens.http_log import ExchangeTable
+from tui.screens.mailbox import MailboxPane
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_main_help_names_both_urls(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "--url" in out and "--mail-url" in out
+
+
+def test_python_dash_m_tui_runs_main() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--mail-url" in done.stdout
+
+
+async def test_each_tab_has_a_command_palette_entry_and_a_key(accounts: str) -> None:
+    app = AcctkitApp(url=accounts, mail_url="http://127.0.0.1:9")
+    async with app.run_test(size=(120, 48)) as pilot:
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for tab, title, key, _ in TABS:
+            assert title in titles
+            await pilot.press(key)
+            assert app.active_tab == tab
+
+
+async def test_mailbox_says_devmail_is_unreachable_and_the_log_shows_why(accounts: str) -> None:
+    app = AcctkitApp(url=accounts, mail_url="http://127.0.0.1:9")  # discard port: nobody there
+    async with app.run_test(size=(120, 48)) as pilot:
+        label = app.query_one("#mail-connection", Static)
+        await until(pilot, lambda: "offline" in str(label.content), "the offline notice")
+        assert not app.query_one(MailboxPane).live
+        table = app.query_one(ExchangeTable)
+        await settle(app, pilot)
+        failed = [e for e in table.exchanges.values() if e.path == "/api/events"]
+        assert failed and failed[0].status is None and failed[0].error
+        assert table.get_cell(str(failed[0].id), "status").plain == "ERR"

@@ -1,0 +1,108 @@
+"""Flows whose routes are built on other branches (reset, profile): each test runs once the route
+is in the service's route table, and is skipped, saying why, until then."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from server.routes import ROUTES
+from tests.tui.conftest import (
+    PASSWORD,
+    Devmail,
+    fill,
+    mail_rows,
+    make_user,
+    select_mail,
+    settle,
+    until,
+)
+from tests.tui.test_session import log_in
+from tui.screens.session import MePane
+from tui.widgets.form import Field, FormStatus
+
+NEW_PASSWORD = "looking-glass-2027"
+
+
+def route(method: str, path: str) -> Any:
+    present = any(r.method == method and r.path == path for r in ROUTES)
+    return pytest.mark.skipif(not present, reason=f"{method} {path} is not on this branch yet")
+
+
+@route("POST", "/api/auth/password/reset/")
+@route("POST", "/api/auth/password/reset/confirm/")
+async def test_forgot_password_link_from_the_mailbox_sets_a_new_password(
+    tui: Any, accounts: str, devmail: Devmail
+) -> None:
+    await make_user(accounts, devmail, "alice")
+    async with tui() as (app, pilot):
+        app.action_show_tab("password")
+        await pilot.pause()
+        fill(app, reset_email="alice@example.com")
+        await pilot.click("#reset-request")
+        await settle(app, pilot)
+        assert app.query_one("#password-forgot").query_one(FormStatus).has_class("-ok")
+
+        await until(
+            pilot,
+            lambda: any(m.flow == "password-reset" for m in mail_rows(app)),
+            "the reset mail in the mailbox",
+        )
+        mail = next(m for m in mail_rows(app) if m.flow == "password-reset")
+        assert mail.links
+        await select_mail(app, pilot, mail.id)
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.active_tab == "password"
+        assert app.query_one("#reset-uid", Field).value in mail.links
+
+        await pilot.click("#reset-check")
+        await settle(app, pilot)
+        status = app.query_one("#password-reset").query_one(FormStatus)
+        assert "valid until" in status.text, status.text
+
+        fill(app, reset_new=NEW_PASSWORD, reset_again=NEW_PASSWORD + "x")
+        await pilot.click("#reset-confirm")
+        await settle(app, pilot)
+        assert "password_mismatch" in status.text, status.text
+
+        fill(app, reset_new=NEW_PASSWORD, reset_again=NEW_PASSWORD)
+        await pilot.click("#reset-confirm")
+        await settle(app, pilot)
+        assert status.has_class("-ok"), status.text
+
+        await log_in(app, pilot, "alice", PASSWORD)
+        assert "invalid_credentials" in app.query_one("#login-status", FormStatus).text
+        await log_in(app, pilot, "alice", NEW_PASSWORD)
+        assert app.query_one(MePane).user is not None
+
+
+@route("PATCH", "/api/me/")
+async def test_profile_names_are_saved(tui: Any, accounts: str, devmail: Devmail) -> None:
+    await make_user(accounts, devmail, "alice")
+    async with tui() as (app, pilot):
+        await log_in(app, pilot, "alice")
+        app.action_show_tab("profile")
+        await pilot.pause()
+        fill(app, profile_first_name="Alicia", profile_username="alicia")
+        await pilot.click("#profile-save")
+        await settle(app, pilot)
+        user = app.query_one(MePane).user
+        assert user is not None and (user.first_name, user.username) == ("Alicia", "alicia")
+
+
+@route("POST", "/api/me/password/")
+async def test_wrong_current_password_is_reported(
+    tui: Any, accounts: str, devmail: Devmail
+) -> None:
+    await make_user(accounts, devmail, "alice")
+    async with tui() as (app, pilot):
+        await log_in(app, pilot, "alice")
+        app.action_show_tab("password")
+        await pilot.pause()
+        fill(app, pw_current="not-it", pw_new=NEW_PASSWORD)
+        await pilot.click("#pw-change")
+        await settle(app, pilot)
+        status = app.query_one("#password-change").query_one(FormStatus)
+        assert "[403 wrong_password]" in status.text
