@@ -435,7 +435,7 @@ class _Http:
                 id=next(_exchange_ids),
                 service=self.service,
                 method=method,
-                url=url,
+                url=url.replace(path, mask_path(path), 1),
                 path=mask_path(path),
                 status=status,
                 duration_ms=(time.perf_counter() - t0) * 1000,
