@@ -8,6 +8,7 @@ something readable instead of raising, because a catcher that drops the odd mail
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,8 +16,10 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlsplit
 
 SNIPPET_CHARS = 250
@@ -67,7 +70,26 @@ class ParsedMessage:
     ref_seq: int | None
 
 
-_PARSER = BytesParser(policy=policy.default)
+class _CachingPolicy(EmailPolicy):
+    """`policy.default`, except each distinct header value is parsed once.
+
+    The stdlib re-parses a header (and builds a new header class) on every access, and a
+    MIME walk reads Content-Type dozens of times: that made parsing cost most of devmail's
+    ingest time. Header objects are immutable strings, so sharing them is safe.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):
+            return value
+        return _parse_header(name, value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_header(name: str, value: str) -> Any:
+    return policy.default.header_fetch_parse(name, value)
+
+
+_PARSER = BytesParser(policy=_CachingPolicy())
 
 
 def parse(raw: bytes) -> ParsedMessage:
