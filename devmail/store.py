@@ -214,6 +214,11 @@ class Store:
         return len(self._entries) - len(self._read)
 
     @property
+    def released(self) -> bool:
+        """True once shutdown began: waits end at once and no new ones start."""
+        return self._closed
+
+    @property
     def last_seq(self) -> int:
         return self._last_seq
 

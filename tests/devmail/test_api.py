@@ -336,3 +336,13 @@ async def test_health_trailing_slashes_and_problem_statuses(devmail: Devmail) ->
     response = await devmail.client.get("/api/v2/nothing")
     assert response.status == 404
     assert (await response.json())["status"] == 404
+
+
+async def test_shutdown_answers_held_long_polls(devmail: Devmail) -> None:
+    poll = asyncio.create_task(
+        devmail.client.get("/api/v1/message/latest", params={"query": "to:x@", "wait": "60"})
+    )
+    await devmail.server.store.release()  # what the app's on_shutdown does
+    response = await poll
+    assert response.status == 503
+    assert (await response.json())["code"] == "shutting_down"
