@@ -455,6 +455,7 @@ async def info(request: web.Request) -> web.Response:
             "Tags": {},
             "LastSeq": store.last_seq,
             "Subscribers": len(server.websockets),
+            "Waiting": store.waiting,
             "RuntimeStats": {
                 "Uptime": uptime,
                 "SMTPAccepted": server.stats.accepted,
