@@ -29,13 +29,17 @@ CONCURRENCY = 16
 PASSWORD = "correct-horse-battery"
 
 
-def argon2_ceiling(n: int = 100) -> float:
+def argon2_ceiling(n: int = 120, rounds: int = 3) -> float:
+    """Best of a few rounds: a busy neighbour can only make a round slower, never faster."""
     hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=Type.ID)
     digest = hasher.hash(PASSWORD)
+    best = 0.0
     with ThreadPoolExecutor(CORES) as pool:
-        start = time.perf_counter()
-        list(pool.map(lambda _: hasher.verify(digest, PASSWORD), range(n)))
-        return n / (time.perf_counter() - start)
+        for _ in range(rounds):
+            start = time.perf_counter()
+            list(pool.map(lambda _: hasher.verify(digest, PASSWORD), range(n)))
+            best = max(best, n / (time.perf_counter() - start))
+    return best
 
 
 def free_port() -> int:
