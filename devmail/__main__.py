@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 async def serve(config: Config) -> None:
     """Run until a signal; prints one line with the bound ports once both are listening."""
     app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=False)
+    # handler_cancellation: a long-poll whose client went away stops waiting at once.
+    runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.http_port)

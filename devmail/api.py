@@ -311,6 +311,8 @@ async def _resolve(request: web.Request) -> Summary:
         latest = await store.wait_latest(query, after_seq, seconds)
     else:
         latest = store.latest(query, after_seq)
+    if latest is None and store.released:
+        raise Problem(503, "shutting_down", "devmail is shutting down")
     if latest is None:
         waited = f" within {seconds:g} s" if seconds else ""
         raise Problem(404, "message_not_found", f"no message matches{waited}")
@@ -449,8 +451,11 @@ async def info(request: web.Request) -> web.Response:
             "SMTPRejected": server.stats.rejected,
             "Uptime": uptime,
             "Database": server.config.db_path or "",
+            "LatestVersion": "",
+            "Tags": {},
             "LastSeq": store.last_seq,
             "Subscribers": len(server.websockets),
+            "Waiting": store.waiting,
             "RuntimeStats": {
                 "Uptime": uptime,
                 "SMTPAccepted": server.stats.accepted,

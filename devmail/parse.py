@@ -8,6 +8,7 @@ something readable instead of raising, because a catcher that drops the odd mail
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,8 +16,11 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses
+from functools import cached_property
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlsplit
 
 SNIPPET_CHARS = 250
@@ -53,12 +57,11 @@ class ParsedMessage:
     reply_to: tuple[Address, ...]
     return_path: str
     subject: str
-    date: datetime | None
     text: str
     html: str
     attachments: tuple[Attachment, ...]
     inline: tuple[Attachment, ...]
-    headers: tuple[tuple[str, str], ...]
+    raw_headers: tuple[tuple[str, str], ...]
     snippet: str
     codes: tuple[str, ...]
     links: tuple[str, ...]
@@ -66,8 +69,47 @@ class ParsedMessage:
     ref: str | None
     ref_seq: int | None
 
+    @cached_property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """Decoded on first use: most mail is never opened, and decoding all headers costs."""
+        return tuple(
+            (_clean(name), _decode_header(name, value)) for name, value in self.raw_headers
+        )
 
-_PARSER = BytesParser(policy=policy.default)
+    @cached_property
+    def date(self) -> datetime | None:
+        for name, value in self.raw_headers:
+            if name.lower() == "date":
+                try:
+                    found: datetime | None = getattr(_parse_header(name, value), "datetime", None)
+                except Exception:
+                    return None
+                if found is not None and found.tzinfo is None:
+                    found = found.replace(tzinfo=UTC)
+                return found
+        return None
+
+
+class _CachingPolicy(EmailPolicy):
+    """`policy.default`, except each distinct header value is parsed once.
+
+    The stdlib re-parses a header (and builds a new header class) on every access, and a
+    MIME walk reads Content-Type dozens of times: that made parsing cost most of devmail's
+    ingest time. Header objects are immutable strings, so sharing them is safe.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):
+            return value
+        return _parse_header(name, value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_header(name: str, value: str) -> Any:
+    return policy.default.header_fetch_parse(name, value)
+
+
+_PARSER = BytesParser(policy=_CachingPolicy())
 
 
 def parse(raw: bytes) -> ParsedMessage:
@@ -89,12 +131,11 @@ def parse(raw: bytes) -> ParsedMessage:
         reply_to=_addresses(msg, "reply-to"),
         return_path=_header_text(msg, "return-path").strip().strip("<>"),
         subject=subject,
-        date=_date(msg),
         text=text,
         html=html,
         attachments=attachments,
         inline=inline,
-        headers=tuple((_clean(name), _safe_str(value)) for name, value in _items(msg)),
+        raw_headers=tuple(_raw_items(msg)),
         snippet=_snippet(text or html_view.text),
         codes=tuple(find_codes([subject, text, html_view.text])),
         links=tuple(_unique([*find_links(text), *html_view.links, *find_links(html_view.text)])),
@@ -119,11 +160,15 @@ def _safe_str(value: object) -> str:
         return ""
 
 
-def _items(msg: Message) -> list[tuple[str, object]]:
+def _raw_items(msg: Message) -> list[tuple[str, str]]:
+    return [(name, str(value)) for name, value in msg.raw_items()]  # type: ignore[attr-defined]
+
+
+def _decode_header(name: str, value: str) -> str:
     try:
-        return list(msg.items())
+        return _safe_str(_parse_header(name, value))
     except Exception:
-        return list(msg.raw_items())  # type: ignore[attr-defined]
+        return _clean(value)
 
 
 def _header_text(msg: Message, name: str) -> str:
@@ -149,17 +194,6 @@ def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
                 if spec:
                     found.append(Address(display, spec))
     return tuple(found)
-
-
-def _date(msg: Message) -> datetime | None:
-    try:
-        header = msg.get("date")
-        value: datetime | None = getattr(header, "datetime", None)
-    except Exception:
-        return None
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def _int_or_none(value: str) -> int | None:

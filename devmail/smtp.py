@@ -22,6 +22,16 @@ from devmail.store import Store
 log = logging.getLogger(__name__)
 
 
+class _NoLoginDataWarning(logging.Filter):
+    """aiosmtpd 1.4 logs a deprecation warning of its own on every successful AUTH."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_NoLoginDataWarning())
+
+
 @dataclass
 class SmtpStats:
     accepted: int = 0

@@ -161,6 +161,7 @@ class Store:
         self._log_end = 0
         self._subscribers: dict[object, int] = {}
         self._closed = False
+        self._waiting = 0
         self._db: _Database | None = None
         self._executor: ThreadPoolExecutor | None = None
 
@@ -214,6 +215,11 @@ class Store:
         return len(self._entries) - len(self._read)
 
     @property
+    def released(self) -> bool:
+        """True once shutdown began: waits end at once and no new ones start."""
+        return self._closed
+
+    @property
     def last_seq(self) -> int:
         return self._last_seq
 
@@ -260,19 +266,37 @@ class Store:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         async with self._changed:
-            while True:
-                found = self.latest(query, after_seq)
-                if found is not None or self._closed:
-                    return found
-                after_seq = max(after_seq, self._last_seq)
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return None
-                try:
-                    async with asyncio.timeout(remaining):
-                        await self._changed.wait()
-                except TimeoutError:
-                    return self.latest(query, after_seq)
+            found = self.latest(query, after_seq)
+            if found is not None or self._closed:
+                return found
+            self._waiting += 1
+            self._changed.notify_all()
+            try:
+                while True:
+                    after_seq = max(after_seq, self._last_seq)
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        return None
+                    try:
+                        async with asyncio.timeout(remaining):
+                            await self._changed.wait()
+                    except TimeoutError:
+                        return self.latest(query, after_seq)
+                    found = self.latest(query, after_seq)
+                    if found is not None or self._closed:
+                        return found
+            finally:
+                self._waiting -= 1
+
+    @property
+    def waiting(self) -> int:
+        """Long-polls being held right now."""
+        return self._waiting
+
+    async def until_waiting(self, count: int) -> None:
+        """Return once `count` long-polls are held (lets a test send mail mid-wait, for sure)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._waiting >= count)
 
     def subscribe(self) -> Subscription:
         """Start collecting events now (before any await, so none is missed in a handshake)."""

@@ -220,8 +220,10 @@ async def test_long_poll_wakes_when_matching_mail_arrives(devmail: Devmail) -> N
             "/api/v1/message/latest", params={"query": "to:zed@example.com", "wait": "30"}
         )
     )
-    # The poll is held (a non-matching mail does not answer it) until the match arrives.
+    # Once the poll is held, a non-matching mail does not answer it; the match does.
+    await devmail.server.store.until_waiting(1)
     await devmail.send(code_mail("other@example.com", "222222"))
+    assert devmail.server.store.waiting == 1
     await devmail.send(code_mail("zed@example.com", "654321"))
     response = await poll
     assert response.status == 200
@@ -239,6 +241,7 @@ async def test_long_poll_with_after_waits_for_a_newer_match(devmail: Devmail) ->
             params={"query": "to:alice@", "wait": "30", "after": first["ID"]},
         )
     )
+    await devmail.server.store.until_waiting(1)
     await devmail.send(code_mail("alice@example.com", "222222", seq=2))
     response = await poll
     assert response.status == 200
@@ -336,3 +339,14 @@ async def test_health_trailing_slashes_and_problem_statuses(devmail: Devmail) ->
     response = await devmail.client.get("/api/v2/nothing")
     assert response.status == 404
     assert (await response.json())["status"] == 404
+
+
+async def test_shutdown_answers_held_long_polls(devmail: Devmail) -> None:
+    poll = asyncio.create_task(
+        devmail.client.get("/api/v1/message/latest", params={"query": "to:x@", "wait": "60"})
+    )
+    await devmail.server.store.until_waiting(1)
+    await devmail.server.store.release()  # what the app's on_shutdown does
+    response = await poll
+    assert response.status == 503
+    assert (await response.json())["code"] == "shutting_down"
