@@ -245,3 +245,20 @@ def test_delete_account_removes_everything_that_belongs_to_the_user(ctx: Context
     assert sessions.me(ctx, bob.id).username == "bob"
     with pytest.raises(errors.TokenInvalid):
         profile.delete_account(ctx, alice.id, PASSWORD)
+
+
+def test_deleted_users_token_does_not_pass_for_the_next_user_with_the_same_id(
+    ctx: Context,
+) -> None:
+    """SQLite reuses the highest rowid after a delete, so the next user may get the same id."""
+    alice = make_user(ctx)
+    with connection(), write_transaction():
+        pair = sessions.issue_pair(ctx, User.get_by_id(alice.id))
+    profile.delete_account(ctx, alice.id, PASSWORD)
+    ctx.clock.advance(1)  # type: ignore[attr-defined]
+    mallory = make_user(ctx, "mallory")
+    with pytest.raises(errors.TokenInvalid):
+        sessions.authenticate(ctx, pair.access)
+    with connection(), write_transaction():
+        own = sessions.issue_pair(ctx, User.get_by_id(mallory.id))
+    assert sessions.authenticate(ctx, own.access).id == mallory.id
