@@ -54,8 +54,6 @@ def encode(data: bytes, *, max_pixels: int = MAX_PIXELS) -> EncodedImage:
                 # Decode at a reduced scale (1/2 .. 1/8) when the photo is much larger than needed.
                 image.draft("RGB", (MAX_SIDE, MAX_SIDE))
             pixels = _upright_pixels(image)
-    except errors.InvalidImage:
-        raise
     except Image.DecompressionBombError as exc:
         raise errors.InvalidImage(
             f"The image has too many pixels; at most {max_pixels} are accepted."

@@ -219,3 +219,25 @@ async def test_uploads_run_off_the_event_loop(client, inbox: Inbox) -> None:
     health = await client.get("/healthz")
     assert health.status == 200
     assert (await upload).status == 200
+
+
+async def test_malformed_multipart_is_a_400_not_a_500(client, inbox: Inbox) -> None:
+    alice = await sign_up(client, inbox)
+    for content_type, body in (
+        ("multipart/form-data", b"--x\r\n\r\nhello"),
+        ("multipart/form-data; boundary=x", b"no boundary anywhere"),
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data\r\n\r\nab"),
+    ):
+        resp = await client.put(
+            "/api/me/avatar/", data=body, headers={**alice.auth, "Content-Type": content_type}
+        )
+        assert 400 <= resp.status < 500, (content_type, body, await resp.text())
+        assert resp.content_type == "application/problem+json"
+
+
+async def test_head_of_an_avatar(client, inbox: Inbox) -> None:
+    alice = await sign_up(client, inbox)
+    png = samples.encoded(Image.new("RGB", (20, 20)), "PNG")
+    assert (await upload_raw(client, alice, png, "image/png")).status == 200
+    resp = await client.head(f"/api/users/{alice.id}/avatar")
+    assert resp.status == 200 and resp.headers["ETag"]
