@@ -250,13 +250,15 @@ def test_delete_account_removes_everything_that_belongs_to_the_user(ctx: Context
 def test_deleted_users_token_does_not_pass_for_the_next_user_with_the_same_id(
     ctx: Context,
 ) -> None:
-    """SQLite reuses the highest rowid after a delete, so the next user may get the same id."""
+    """Plain SQLite rowids reuse the highest id after a delete; ours never do (AUTOINCREMENT),
+    and a token older than its user is refused besides."""
     alice = make_user(ctx)
     with connection(), write_transaction():
         pair = sessions.issue_pair(ctx, User.get_by_id(alice.id))
     profile.delete_account(ctx, alice.id, PASSWORD)
     ctx.clock.advance(1)  # type: ignore[attr-defined]
     mallory = make_user(ctx, "mallory")
+    assert mallory.id != alice.id
     with pytest.raises(errors.TokenInvalid):
         sessions.authenticate(ctx, pair.access)
     with connection(), write_transaction():
