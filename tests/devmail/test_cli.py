@@ -1,0 +1,78 @@
+"""`python -m devmail` as a real process: bound ports announced, mail caught, clean exit."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import smtplib
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from devmail.__main__ import build_parser, main
+
+from .conftest import plain_mail
+
+READY = re.compile(rb"SMTP on 127\.0\.0\.1:(\d+), HTTP on http://127\.0\.0\.1:(\d+)")
+
+
+def _send(port: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        client.send_message(plain_mail("cli@example.com", "from the cli test"))
+
+
+async def test_python_m_devmail_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devmail", "--smtp-port", "0", "--http-port", "0",
+        "--db", str(tmp_path / "m.sqlite"), "--max", "5", "--auth",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        ready = READY.search(line)
+        assert ready, line
+        smtp_port, http_port = int(ready.group(1)), int(ready.group(2))
+        await asyncio.to_thread(_send, smtp_port)
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{http_port}/api/v1/message/latest"
+            async with session.get(url, params={"query": "to:cli@example.com"}) as response:
+                assert response.status == 200
+                assert (await response.json())["Subject"] == "from the cli test"
+            async with session.get(f"http://127.0.0.1:{http_port}/api/v1/info") as response:
+                assert (await response.json())["Retention"] == 5
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def test_parser_defaults_match_the_contract() -> None:
+    args = build_parser().parse_args([])
+    assert (args.host, args.smtp_port, args.http_port, args.db) == ("127.0.0.1", 1025, 8025, None)
+    assert (args.max, args.auth) == (10_000, False)
+
+
+@pytest.mark.parametrize("argv", [["--max", "-1"], ["--smtp-port", "70000"], ["--bogus"]])
+def test_bad_arguments_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+
+
+@pytest.mark.parametrize("flag", ["--smtp-port", "--http-port"])
+def test_port_in_use_exits_1(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        other = "--http-port" if flag == "--smtp-port" else "--smtp-port"
+        assert main([flag, port, other, "0"]) == 1
+    assert "devmail:" in capsys.readouterr().err

@@ -1,0 +1,172 @@
+"""parse.py on messages built with the stdlib, each encoding as a sender really produces it."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+
+from devmail.parse import find_codes, find_links, parse, scan_html
+
+from .conftest import code_mail
+
+
+def test_acctkit_code_mail_gives_code_flow_ref_and_seq() -> None:
+    parsed = parse(code_mail(code="042917", flow="signup", ref="sg_abc", seq=2).as_bytes())
+    assert parsed.codes == ("042917",)
+    assert (parsed.flow, parsed.ref, parsed.ref_seq) == ("signup", "sg_abc", 2)
+    assert parsed.subject == "Your acctkit code: 042917"
+    assert parsed.text.startswith("Your verification code is 042917.")
+    assert "<strong>042917</strong>" in parsed.html
+    assert parsed.snippet == "Your verification code is 042917. It expires in 10 minutes."
+
+
+def test_reset_link_found_in_text_and_html_once() -> None:
+    link = "http://127.0.0.1:8000/reset-password/Zx9_k-2Qm41"
+    message = EmailMessage()
+    message["Subject"] = "Reset your acctkit password"
+    message.set_content(f"Open this link within 5 minutes:\n\n{link}\n\nThe link works once.\n")
+    message.add_alternative(
+        f'<p><a href="{link}">Choose a new password</a>. Or paste: {link}.</p>'
+        '<p><a href="mailto:help@example.com">help</a> <a href="javascript:x()">x</a></p>',
+        subtype="html",
+    )
+    parsed = parse(message.as_bytes())
+    assert parsed.links == (link,)
+    assert parsed.codes == ()
+
+
+def test_quoted_printable_and_base64_bodies_are_decoded() -> None:
+    message = EmailMessage()
+    message["Subject"] = "encodings"
+    message.set_content("caf\u00e9 " * 30 + "code 123456\n", cte="quoted-printable")
+    message.add_alternative("<p>na\u00efve <b>code</b> 654321</p>", subtype="html", cte="base64")
+    raw = message.as_bytes()
+    assert b"=C3=A9" in raw and b"caf\xc3\xa9" not in raw
+    parsed = parse(raw)
+    assert parsed.text.startswith("caf\u00e9 caf\u00e9")
+    assert parsed.html == "<p>na\u00efve <b>code</b> 654321</p>\n"
+    assert parsed.codes == ("123456", "654321")
+
+
+def test_rfc2047_headers_are_decoded() -> None:
+    raw = (
+        b"From: =?utf-8?q?Zo=C3=AB_M=C3=BCller?= <zoe@example.com>\r\n"
+        b"To: =?iso-8859-1?q?J=F6rg?= <jorg@example.com>, plain@example.com\r\n"
+        b"Subject: =?utf-8?b?w6l0w6kgLSDmvKLlrZc=?=\r\n"
+        b"\r\nbody\r\n"
+    )
+    parsed = parse(raw)
+    assert parsed.from_ is not None
+    assert (parsed.from_.name, parsed.from_.address) == ("Zo\u00eb M\u00fcller", "zoe@example.com")
+    assert [(a.name, a.address) for a in parsed.to] == [
+        ("J\u00f6rg", "jorg@example.com"),
+        ("", "plain@example.com"),
+    ]
+    assert parsed.subject == "\u00e9t\u00e9 - \u6f22\u5b57"
+
+
+def test_raw_utf8_headers_and_8bit_body() -> None:
+    raw = (
+        "From: Zo\u00eb <zo\u00eb@exampl\u00e9.com>\r\nTo: b@example.com\r\n"
+        "Subject: caf\u00e9 code\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\nVotre code: 778899 \u2014 merci\r\n"
+    ).encode()
+    parsed = parse(raw)
+    assert parsed.subject == "caf\u00e9 code"
+    assert parsed.from_ is not None and parsed.from_.address == "zo\u00eb@exampl\u00e9.com"
+    assert parsed.text == "Votre code: 778899 \u2014 merci\n"
+    assert parsed.codes == ("778899",)
+
+
+def test_attachments_and_inline_parts_are_listed_with_part_ids() -> None:
+    message = EmailMessage()
+    message["Subject"] = "files"
+    message.set_content("see attached")
+    message.add_alternative('<p>logo <img src="cid:logo1"></p>', subtype="html")
+    html_part = message.get_payload()[1]
+    html_part.add_related(b"\x89PNG" + b"\x00" * 96, "image", "png", cid="<logo1>")
+    message.add_attachment(b"a,b\n1,2\n", maintype="text", subtype="csv", filename="data.csv")
+    message.add_attachment(
+        b"\x00" * 3000, maintype="application", subtype="pdf", filename="r\u00e9sum\u00e9.pdf"
+    )
+    parsed = parse(message.as_bytes())
+    assert parsed.text == "see attached\n"
+    assert [(a.file_name, a.content_type, a.size, a.part_id) for a in parsed.attachments] == [
+        ("data.csv", "text/csv", 8, "2"),
+        ("r\u00e9sum\u00e9.pdf", "application/pdf", 3000, "3"),
+    ]
+    assert [(a.content_id, a.content_type, a.size) for a in parsed.inline] == [
+        ("logo1", "image/png", 100)
+    ]
+
+
+def test_acctkit_headers_tolerate_missing_and_bad_values() -> None:
+    parsed = parse(code_mail(flow=None, ref=None, seq=None).as_bytes())
+    assert (parsed.flow, parsed.ref, parsed.ref_seq) == (None, None, None)
+    raw = b"X-Acctkit-Flow: signup\r\nX-Acctkit-Ref: r1\r\nX-Acctkit-Seq: two\r\n\r\nx\r\n"
+    assert parse(raw).ref_seq is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\xff\xfe\x00garbage without headers",
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nno end",
+        b"To: <<<@@@>>>, \r\nFrom: \r\nDate: not a date\r\n\r\n",
+        b"Content-Type: text/plain; charset=x-unknown\r\n\r\nbody 1234 code\r\n",
+    ],
+)
+def test_malformed_mail_is_still_parsed(raw: bytes) -> None:
+    parsed = parse(raw)
+    assert isinstance(parsed.subject, str)
+    assert parsed.date is None
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("Your verification code is 042917. It expires in 10 minutes.", ["042917"]),
+        ("042917 is your acctkit code", ["042917"]),
+        ("Your OTP: 1234", ["1234"]),
+        ("Passcode 12345678 (one use)", ["12345678"]),
+        ("Your code:\n\n   0042", ["0042"]),
+        ("Enter the code 111111, or the older code 222222", ["111111", "222222"]),
+        ("Order 123456 shipped on 2024-05-01.", []),
+        ("\u00a9 2024 acctkit. Didn't ask for a code? Ignore it.", []),
+        ("Call +1 555 0100 about your code", []),
+        ("code valid until 2024-05-01 12:30", []),
+        ("Verification: see 01/05/2024", []),
+        ("Your code is 123", []),
+        ("Your code is 123456789", []),
+        ("Your code is abc123456", []),
+        ("Your code: http://x.test/verify/123456 click", []),
+        ("reference 5551234, total 12.3456 EUR, code follows", []),
+    ],
+)
+def test_find_codes(text: str, codes: list[str]) -> None:
+    assert find_codes([text]) == codes
+
+
+def test_find_links_strips_trailing_punctuation_only() -> None:
+    text = (
+        "See https://example.com/a?b=1&c=2. Also (http://x.test/p) and "
+        "https://en.wikipedia.org/wiki/Foo_(bar), not ftp://x.test or http://."
+    )
+    assert find_links(text) == [
+        "https://example.com/a?b=1&c=2",
+        "http://x.test/p",
+        "https://en.wikipedia.org/wiki/Foo_(bar)",
+    ]
+
+
+def test_scan_html_skips_style_and_unescapes_hrefs() -> None:
+    view = scan_html(
+        "<html><head><style>p{color:red}</style><title>t</title></head><body>"
+        "<p>Code&nbsp;is <strong>1234</strong></p><a href='https://x.test/?a=1&amp;b=2'>go</a>"
+        "</body></html>"
+    )
+    assert view.links == ("https://x.test/?a=1&b=2",)
+    assert "color" not in view.text
+    assert "Code\xa0is 1234" in view.text
