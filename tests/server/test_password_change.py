@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import Inbox
-from tests.server.test_reset_flow import NEW, OLD, create_user, login, mailed_uid
+from tests.server.test_reset_flow import NEW, OLD, create_user, login, mailed_uid, settle
+
+
+@pytest.fixture
+async def client(make_client: Any) -> AsyncIterator[TestClient]:
+    client = await make_client()
+    yield client
+    await settle(client)
 
 
 def bearer(access: str) -> dict[str, str]:

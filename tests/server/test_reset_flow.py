@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -12,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from core import accounts
 from core.clock import FrozenClock
+from core.outbox import pending_count
 from core.users import UserView
 from server.keys import CONTEXT
 from tests.conftest import Inbox, body_text
@@ -65,9 +67,29 @@ async def login(client: TestClient, password: str, username: str = "alice") -> A
     return await client.post("/api/token/", json={"username": username, "password": password})
 
 
+async def settle(client: TestClient) -> None:
+    """Wait until the app's sender has delivered what it queued. Its stop() shuts its executor
+    down with wait=True on the event loop, which the inbox's SMTP server also needs: a mail in
+    flight at teardown would stall the test for the SMTP timeout (see the report to the lead)."""
+    for _ in range(200):
+        if await asyncio.to_thread(pending_count) == 0:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)
+
+
 @pytest.fixture
-async def public_client(make_client: Any) -> TestClient:
-    return await make_client(public_url=PUBLIC)
+async def client(make_client: Any) -> AsyncIterator[TestClient]:
+    client = await make_client()
+    yield client
+    await settle(client)
+
+
+@pytest.fixture
+async def public_client(make_client: Any) -> AsyncIterator[TestClient]:
+    client = await make_client(public_url=PUBLIC)
+    yield client
+    await settle(client)
 
 
 async def test_known_and_unknown_email_get_the_same_answer(public_client, inbox: Inbox) -> None:
