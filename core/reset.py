@@ -35,6 +35,11 @@ NOTICE_FLOW = "password-changed"
 UID_BYTES = 32  # 256 bits; the contract asks for at least 128
 UID_MAX_LENGTH = 64  # token_urlsafe(32) is 43 characters; anything much longer is not ours
 _PURPOSE = b"acctkit.core.reset:"
+# A reset request is answered no sooner than this after it arrives, known address or not. The
+# two paths do the same lookups and limits, but only a known address builds and inserts two rows
+# (about a millisecond of Python and SQLite work), which a patient client could measure; a floor
+# well above both hides it at no CPU cost. Applied by the server, which can wait without a thread.
+REQUEST_FLOOR_SECONDS = 0.1
 REQUESTED_DETAIL = (
     "If an account uses that email address, a link to choose a new password is on its way. "
     "It works once, for a few minutes."
@@ -100,9 +105,10 @@ def request(ctx: Context, email: str, *, ip: str = "") -> ResetRequested:
     """Mail a reset link if the address belongs to a user; answer the same either way.
 
     Known and unknown addresses run the same steps (both limits, a fresh UID and its digest, one
-    write transaction with the same lookup and update); only the two inserts differ, and delivery
-    happens after the response, so timing does not tell which addresses have accounts. The
-    per-address limit counts unknown addresses too, so a 429 tells nothing either.
+    write transaction with the same lookup and update); only the two inserts differ, delivery
+    happens after the response, and the server answers no sooner than REQUEST_FLOOR_SECONDS, so
+    timing does not tell which addresses have accounts. The per-address limit counts unknown
+    addresses too, so a 429 tells nothing either.
     """
     email = policy.normalise_email(email)
     problems = policy.email_problems(email)

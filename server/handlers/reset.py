@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from aiohttp import web
 
 from core import reset
@@ -14,12 +17,15 @@ from server.render import json_response
 
 
 async def request_link(request: web.Request) -> web.Response:
+    started = time.monotonic()
     fields = strings(await read_json(request), ("email",))
     requested = await call(
         request, reset.request, fields["email"], ip=client_ip(request, request.app[SETTINGS])
     )
     # Woken whether or not a mail was queued: the handler must not know, let alone show, which.
     mail_enqueued(request)
+    # Known and unknown addresses answer after the same time (see reset.REQUEST_FLOOR_SECONDS).
+    await asyncio.sleep(max(0.0, reset.REQUEST_FLOOR_SECONDS - (time.monotonic() - started)))
     return json_response(requested, status=202)
 
 
