@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from aiohttp import web
 
 from core import errors, reset
+from core.policy import PASSWORD_MAX
 from server.body import JSON_LIMIT, read_limited
 from server.calls import call, call_hashing, context, mail_enqueued
 from server.keys import SETTINGS
@@ -144,6 +145,7 @@ def _form(
         action=_action(request, uid),
         csrf_token=csrf_token(request, uid),
         min_length=str(request.app[SETTINGS].password_min_length),
+        max_length=str(PASSWORD_MAX),
         expires_at=iso(status.expires_at),
         new_password_described=Html(" new_password_errors" if new_errors else ""),
         new_password_invalid=Html(' aria-invalid="true"' if new_errors else ""),
