@@ -87,10 +87,60 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return tui_main(args.rest)
 
 
-def cmd_dev(args: argparse.Namespace) -> int:
-    from server.dev import run_dev
+def _wait_ready(url: str, children: list, timeout: float = 30.0) -> None:  # type: ignore[type-arg]
+    import time
+    import urllib.error
+    import urllib.request
 
-    return run_dev(args.rest)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise SystemExit(f"a child process exited before {url} was ready; see its log above")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """serve + devmail as children on the defaults (SQLite under ./.acctkit/), then the TUI."""
+    import subprocess
+
+    api, mail = "http://127.0.0.1:8000", "http://127.0.0.1:8025"
+    log_dir = os.path.join(".acctkit", "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    commands = {"serve": ["serve"], "devmail": ["devmail", "--db", ".acctkit/devmail.db"]}
+    children = []
+    try:
+        for name, command in commands.items():
+            log = open(os.path.join(log_dir, f"{name}.log"), "ab")  # noqa: SIM115 - child owns it
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "acctkit", *command],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        _wait_ready(api + "/healthz", children)
+        _wait_ready(mail + "/livez", children)
+        print(f"acctkit at {api}, devmail at {mail} (logs in {log_dir}/)", flush=True)
+        if "--no-tui" in args.rest:
+            return children[0].wait()
+        from tui.__main__ import main as tui_main
+
+        return tui_main(["--url", api, "--mail-url", mail])
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 def build_parser() -> argparse.ArgumentParser:

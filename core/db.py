@@ -1,8 +1,9 @@
 """The database handle, chosen at run time from a URL, and the one way to open a write transaction.
 
 Models bind to `database`, a proxy that `open_database()` points at SQLite or PostgreSQL. Each
-executor thread checks a pooled connection out per call (`connection()`), so a connection is never
-shared between threads and PostgreSQL sees a bounded number of them.
+executor thread checks a pooled connection out per call (`connection()`, reentrant), so a
+connection is never shared between threads and PostgreSQL sees a bounded number of them.
+Autoconnect is off: a query outside `connection()` fails loudly instead of leaking a connection.
 """
 
 from __future__ import annotations
@@ -43,11 +44,16 @@ def open_database(url: str, *, max_connections: int = 32) -> peewee.Database:
             max_connections=max_connections,
             stale_timeout=300,
             check_same_thread=False,
+            autoconnect=False,
         )
     elif scheme in ("postgres", "postgresql"):
         params: dict[str, Any] = db_url.parse(url)
         db = PooledPostgresqlDatabase(
-            params.pop("database"), max_connections=max_connections, stale_timeout=300, **params
+            params.pop("database"),
+            max_connections=max_connections,
+            stale_timeout=300,
+            autoconnect=False,
+            **params,
         )
     else:
         raise ValueError(f"unsupported database URL scheme {scheme!r} (use sqlite or postgresql)")

@@ -67,6 +67,14 @@ def enqueue(ctx: Context, mail: Mail, *, user: User | None = None) -> int:
         next_try_at=now,
         created_at=now,
     )
+    log.info(
+        "mail queued id=%s flow=%s ref=%s seq=%s to=%s",
+        row.id,
+        mail.flow,
+        mail.ref,
+        mail.seq,
+        mail.to,
+    )
     return row.id
 
 
@@ -114,6 +122,7 @@ def record(ctx: Context, mail: OutgoingMail, result: DeliveryResult) -> None:
             Outbox.update(status="sent", sent_at=now, last_error=None).where(
                 Outbox.id == mail.id
             ).execute()
+            log.info("mail sent id=%s to=%s message-id=%s", mail.id, mail.to, mail.message_id)
             return
         gave_up = mail.attempts >= MAX_ATTEMPTS
         Outbox.update(

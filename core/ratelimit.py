@@ -26,7 +26,7 @@ class Limit:
 
 LOGIN_PER_IP = Limit("login-ip", 30, 60)
 LOGIN_FAILURES_PER_ACCOUNT = Limit("login-account", 10, 900)
-SIGNUP_PER_IP = Limit("signup-ip", 20, 3600)
+SIGNUP_PER_IP = Limit("signup-ip", 50, 3600)
 RESET_PER_IP = Limit("reset-ip", 10, 900)
 RESET_PER_EMAIL = Limit("reset-email", 3, 900)
 

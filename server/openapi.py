@@ -53,6 +53,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"user": {"$ref": "#/components/schemas/UserOut"}, "access": S, "refresh": S},
     },
     "Status": {"type": "object", "properties": {"status": S}},
+    "AvatarImage": {
+        "type": "string",
+        "contentMediaType": "image/*",
+        "description": "PNG when the picture has transparency, else JPEG; at most 512x512, "
+        "no metadata. Cache-Control: public, no-cache with a strong ETag.",
+    },
     "Detail": {"type": "object", "properties": {"detail": S}},
     "ResetStatus": {
         "type": "object",

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.handlers import health, me, reset, reset_page, signup, tokens
+from server.handlers import avatars, health, me, profile, reset, reset_page, signup, tokens
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -156,6 +156,109 @@ ROUTES: list[Route] = [
         "ops",
         ok=(200, "Status"),
         errors={503: "not_ready"},
+    ),
+    # profile (issue 5)
+    Route(
+        "PATCH",
+        "/api/me/",
+        profile.update_me,
+        "Edit names and username (unknown fields are ignored)",
+        "me",
+        auth=True,
+        body=obj((), first_name=STR, last_name=STR, username=STR),
+        ok=(200, "UserOut"),
+        errors={
+            400: "invalid",
+            401: "not_authenticated, token_invalid",
+            409: "username_taken",
+        },
+    ),
+    Route(
+        "DELETE",
+        "/api/me/",
+        profile.delete_me,
+        "Delete the account and everything that belongs to it",
+        "me",
+        auth=True,
+        body=obj(("password",), password=STR),
+        ok=(204, None),
+        errors={
+            400: "invalid",
+            401: "not_authenticated, token_invalid",
+            403: "wrong_password",
+            429: "too_many_attempts",
+        },
+    ),
+    Route(
+        "PUT",
+        "/api/me/avatar/",
+        avatars.put_avatar,
+        "Upload an avatar (re-encoded to at most 512x512, metadata stripped)",
+        "me",
+        auth=True,
+        raw_body=avatars.UPLOAD_CONTENT,
+        ok=(200, "UserOut"),
+        errors={
+            400: "invalid_image, invalid, parse_error",
+            401: "not_authenticated, token_invalid",
+            413: "too_large",
+            415: "unsupported_media_type",
+        },
+    ),
+    Route(
+        "DELETE",
+        "/api/me/avatar/",
+        avatars.delete_avatar,
+        "Remove the avatar",
+        "me",
+        auth=True,
+        ok=(204, None),
+        errors={401: "not_authenticated, token_invalid"},
+    ),
+    Route(
+        "GET",
+        "/api/users/{id}/avatar",
+        avatars.get_avatar,
+        "A user's avatar (ETag; If-None-Match answers 304)",
+        "me",
+        ok=(200, "AvatarImage"),
+        produces="image/*",
+        errors={404: "avatar_not_found"},
+    ),
+    Route(
+        "POST",
+        "/api/me/email/",
+        profile.request_email_change,
+        "Ask to change the email address; a code is mailed to the new address",
+        "me",
+        auth=True,
+        body=obj(("email", "password"), email=STR, password=STR),
+        ok=(202, "CodeSent"),
+        errors={
+            400: "invalid",
+            401: "not_authenticated, token_invalid",
+            403: "wrong_password",
+            409: "email_taken",
+            429: "resend_too_soon, too_many_attempts",
+        },
+    ),
+    Route(
+        "POST",
+        "/api/me/email/verify/",
+        profile.verify_email_change,
+        "Confirm the new email address with the mailed code",
+        "me",
+        auth=True,
+        body=obj(("code",), code=STR),
+        ok=(200, "UserOut"),
+        errors={
+            400: "code_invalid, invalid",
+            401: "not_authenticated, token_invalid",
+            404: "email_change_not_found",
+            409: "code_superseded, email_taken",
+            410: "code_expired",
+            429: "too_many_attempts",
+        },
     ),
     # password reset and change (issue 4)
     Route(

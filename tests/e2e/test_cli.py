@@ -1,0 +1,128 @@
+"""The `acctkit` command as an operator runs it: migrate, createuser, serve (1 and 2 workers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def run(args: list[str], cwd: Path, stdin: str = "", env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "acctkit", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+def post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_migrate_makes_database_and_private_dev_secret(tmp_path: Path) -> None:
+    result = run(["migrate"], tmp_path, env={"ACCTKIT_SECRET_KEY": ""})
+    assert result.returncode == 0, result.stderr
+    assert "version 1" in result.stdout
+    assert (tmp_path / ".acctkit" / "acctkit.db").exists()
+    assert oct((tmp_path / ".acctkit" / "secret").stat().st_mode & 0o777) == "0o600"
+    assert "ACCTKIT_SECRET_KEY is not set" in result.stderr
+    assert run(["migrate"], tmp_path).returncode == 0  # idempotent
+
+
+def test_createuser_reads_the_password_from_stdin(tmp_path: Path) -> None:
+    ok = run(
+        ["createuser", "root", "--email", "root@example.com"],
+        tmp_path,
+        stdin="correct-horse-battery\n",
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "created user 1 root" in ok.stdout
+    weak = run(["createuser", "bob", "--email", "bob@example.com"], tmp_path, stdin="password\n")
+    assert weak.returncode == 1 and "too common" in weak.stderr
+    again = run(
+        ["createuser", "ROOT", "--email", "x@example.com"],
+        tmp_path,
+        stdin="correct-horse-battery\n",
+    )
+    assert again.returncode == 1 and "username_taken" in again.stderr
+
+
+def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    result = run(["migrate"], tmp_path, env={"ACCTKIT_ENV": "production", "ACCTKIT_SECRET_KEY": ""})
+    assert result.returncode != 0 and "production" in result.stderr
+    assert not (tmp_path / ".acctkit" / "secret").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_and_logs_in(tmp_path: Path, workers: int) -> None:
+    assert (
+        run(
+            ["createuser", "root", "--email", "root@example.com"],
+            tmp_path,
+            stdin="correct-horse-battery\n",
+        ).returncode
+        == 0
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "acctkit", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "ACCTKIT_SMTP_URL": "smtp://127.0.0.1:9"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        for _ in range(4):  # with two workers, the kernel spreads these over both
+            status, body = post(
+                url + "/api/token/", {"username": "root", "password": "correct-horse-battery"}
+            )
+            assert status == 200 and set(body) == {"access", "refresh"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode in (0, -15)

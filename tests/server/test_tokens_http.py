@@ -1,0 +1,74 @@
+"""The token routes over HTTP, as a SimpleJWT client uses them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import Inbox
+from tests.server.support import PASSWORD, bearer, signed_up
+
+
+async def test_login_with_username_email_or_email_field(client, inbox: Inbox) -> None:
+    await signed_up(client, inbox)
+    for body in (
+        {"username": "alice"},
+        {"username": "ALICE@example.com"},
+        {"email": "alice@example.com"},
+    ):
+        resp = await client.post("/api/token/", json={**body, "password": PASSWORD})
+        assert resp.status == 200, await resp.text()
+        assert set(await resp.json()) == {"access", "refresh"}
+
+
+async def test_refresh_rotation_and_reuse_over_http(client, inbox: Inbox) -> None:
+    tokens = await signed_up(client, inbox)
+    resp = await client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]})
+    assert resp.status == 200
+    rotated = await resp.json()
+    assert rotated["refresh"] != tokens["refresh"]
+    resp = await client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]})
+    assert resp.status == 401 and (await resp.json())["code"] == "token_reused"
+    resp = await client.post("/api/token/refresh/", json={"refresh": rotated["refresh"]})
+    assert resp.status == 401 and (await resp.json())["code"] == "token_invalid"
+
+
+async def test_two_racing_refreshes_over_http(client, inbox: Inbox) -> None:
+    tokens = await signed_up(client, inbox)
+    responses = await asyncio.gather(
+        *[client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]}) for _ in range(2)]
+    )
+    assert sorted(r.status for r in responses) == [200, 401]
+
+
+async def test_verify_and_revoke(client, inbox: Inbox) -> None:
+    tokens = await signed_up(client, inbox)
+    assert (await client.post("/api/token/verify/", json={"token": tokens["access"]})).status == 200
+    resp = await client.post("/api/token/revoke/", json={"refresh": tokens["refresh"]})
+    assert resp.status == 204
+    resp = await client.post("/api/token/verify/", json={"token": tokens["refresh"]})
+    assert resp.status == 401 and (await resp.json())["code"] == "token_invalid"
+
+
+async def test_logout_all_kills_access_tokens_at_once(client, inbox: Inbox) -> None:
+    tokens = await signed_up(client, inbox)
+    other = await (
+        await client.post("/api/token/", json={"username": "alice", "password": PASSWORD})
+    ).json()
+    assert (await client.get("/api/me", headers=bearer(other["access"]))).status == 200
+    resp = await client.post("/api/auth/logout-all/", headers=bearer(tokens["access"]))
+    assert resp.status == 204
+    for access in (tokens["access"], other["access"]):
+        resp = await client.get("/api/me/", headers=bearer(access))
+        assert resp.status == 401 and (await resp.json())["code"] == "token_invalid"
+    resp = await client.post("/api/token/refresh/", json={"refresh": other["refresh"]})
+    assert resp.status == 401
+
+
+async def test_login_rate_limit_per_ip_has_retry_after(client) -> None:
+    statuses = []
+    for _ in range(31):
+        resp = await client.post("/api/token/", json={"username": "x", "password": "y"})
+        statuses.append(resp.status)
+    assert statuses[:30] == [401] * 30 and statuses[30] == 429
+    assert int(resp.headers["Retry-After"]) >= 1
+    assert (await resp.json())["code"] == "too_many_attempts"
