@@ -23,7 +23,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core import errors, mail, outbox, policy, ratelimit, users
+from core import errors, mail, outbox, policy, ratelimit, reauth, users
 from core.context import Context
 from core.db import connection, locked, write_transaction
 from core.models import PasswordReset, User
@@ -201,29 +201,21 @@ def change_password(
     """Change the password of a signed-in user who knows the current one. Run in the hashing pool.
 
     Returns a new login; every other one, and the access token this request came with, dies.
-    Wrong current passwords count against the same per-account limit as failed logins: a stolen
-    access token must not become an unlimited password oracle.
+    The policy is checked before the current password (cheap before slow, as in `confirm`);
+    wrong current passwords count against the failed-login budget (core.reauth).
     """
-    account = str(user_id)
     with connection():
         user = users.get(user_id)
-        retry = ratelimit.hit(ctx, ratelimit.LOGIN_FAILURES_PER_ACCOUNT, account, consume=False)
-    if retry is not None:
-        raise errors.TooManyAttempts(
-            f"Too many wrong passwords for this account. Try again in {retry} s.",
-            retry_after=retry,
-        )
     _check_policy(ctx, user, new_password)
-    if not ctx.passwords.verify(user.password_hash, current_password):
-        with connection():
-            ratelimit.hit(ctx, ratelimit.LOGIN_FAILURES_PER_ACCOUNT, account)
-        raise errors.WrongPassword(errors={"current_password": ["The password is not correct."]})
+    checked_hash = reauth.confirm_password(ctx, user_id, current_password)
     new_hash = ctx.passwords.hash(new_password)
     with connection(), write_transaction():
         user = locked(User.select().where(User.id == user_id)).get_or_none()
         if user is None or user.token_version != token_version:
             # Another password change or a logout-all won the race; this token is dead now.
             raise errors.TokenInvalid("Token was revoked.")
+        if user.password_hash != checked_hash:
+            raise errors.WrongPassword("The password changed while this request was checked.")
         _set_password(
             ctx, user, new_hash, ref=ctx.random.token_urlsafe(16), how="from a signed-in session"
         )

@@ -68,9 +68,8 @@ async def login(client: TestClient, password: str, username: str = "alice") -> A
 
 
 async def settle(client: TestClient) -> None:
-    """Wait until the app's sender has delivered what it queued. Its stop() shuts its executor
-    down with wait=True on the event loop, which the inbox's SMTP server also needs: a mail in
-    flight at teardown would stall the test for the SMTP timeout (see the report to the lead)."""
+    """Wait until the app's sender has delivered what it queued, so no mail is mid-flight to the
+    inbox while the app and the inbox shut down."""
     for _ in range(200):
         if await asyncio.to_thread(pending_count) == 0:
             break
