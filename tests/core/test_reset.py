@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pytest
 
-from core import accounts, errors, reset, sessions
+from core import accounts, email_change, errors, reset, sessions
 from core.clock import FrozenClock
 from core.context import Context
 from core.db import connection
 from core.models import Outbox, PasswordReset, RefreshToken, User
 from core.users import UserView
+from tests.conftest import FixedCodes
 
 OLD = "vorpal-blade-snicker"
 NEW = "frumious-bandersnatch"
@@ -335,5 +336,17 @@ def test_change_password_kills_outstanding_reset_links(ctx: Context, alice: User
     reset.request(ctx, "alice@example.com")
     uid = uid_from_outbox()
     reset.change_password(ctx, alice.id, token_version(alice.id), OLD, NEW)
+    with pytest.raises(errors.ResetInvalid):
+        reset.check(ctx, uid)
+
+
+def test_an_email_change_kills_links_mailed_to_the_old_address(
+    ctx: Context, alice: UserView
+) -> None:
+    reset.request(ctx, "alice@example.com")
+    uid = uid_from_outbox()
+    fixed = Context(ctx.settings, ctx.passwords, ctx.clock, FixedCodes(42917))
+    email_change.request(fixed, alice.id, "alice@new.example", OLD)
+    email_change.verify(ctx, alice.id, "042917")
     with pytest.raises(errors.ResetInvalid):
         reset.check(ctx, uid)
