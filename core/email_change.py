@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from core import codes, errors, mail, outbox, policy, reauth, users
+from core import codes, errors, mail, outbox, policy, reauth, reset, users
 from core.context import Context
 from core.db import connection, database, integrity_target, locked, write_transaction
 from core.models import Code, EmailChange, User
@@ -147,6 +147,9 @@ def _switch(ctx: Context, user: User, change: EmailChange) -> users.UserView:
         raise
     change.verified_at = ctx.clock.now()
     change.save()
+    # A reset link mailed to the old address must not outlive the change (Django hashes the
+    # email into its reset tokens for the same reason).
+    reset.invalidate_outstanding(user.id, change.verified_at)
     used = codes.latest(FLOW, change.id)
     notice = mail.notice_mail(
         to=old_email,

@@ -74,8 +74,12 @@ def _operation(route: Any) -> dict[str, Any]:
         ok["content"] = {route.produces: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
     elif status != 204 and route.produces == "application/json":
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    elif status != 204:
+        ok["content"] = {route.produces: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(status): ok}
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    if route.produces == "text/html":  # pages render their own errors as pages
+        problem = {"text/html": {"schema": {"type": "string"}}}
     for code_status, codes in sorted(route.errors.items()):
         responses[str(code_status)] = {"description": f"code: {codes}", "content": problem}
     slug = re.sub(r"[^a-z0-9]+", "_", route.path.lower()).strip("_")

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.handlers import avatars, health, me, profile, signup, tokens
+from server.handlers import avatars, health, me, profile, reset, reset_page, signup, tokens
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -259,6 +259,99 @@ ROUTES: list[Route] = [
             410: "code_expired",
             429: "too_many_attempts",
         },
+    ),
+    # password reset and change (issue 4)
+    Route(
+        "POST",
+        "/api/auth/password/reset/",
+        reset.request_link,
+        "Mail a password reset link (same answer whether or not the address has an account)",
+        "password",
+        body=obj(("email",), email=STR),
+        ok=(202, "Detail"),
+        errors={400: "invalid", 429: "throttled"},
+    ),
+    Route(
+        "GET",
+        "/api/auth/password/reset/{uid}/",
+        reset.check,
+        "Is this reset link usable? Never consumes it",
+        "password",
+        ok=(200, "ResetStatus"),
+        errors={404: "reset_invalid", 409: "reset_used", 410: "reset_expired"},
+    ),
+    Route(
+        "POST",
+        "/api/auth/password/reset/confirm/",
+        reset.confirm,
+        "Set a new password with a reset link; every login is revoked",
+        "password",
+        body=obj(
+            ("uid", "new_password", "re_new_password"),
+            uid=STR,
+            new_password=STR,
+            re_new_password=STR,
+        ),
+        ok=(204, None),
+        errors={
+            400: "password_mismatch, invalid",
+            404: "reset_invalid",
+            409: "reset_used",
+            410: "reset_expired",
+        },
+    ),
+    Route(
+        "POST",
+        "/api/me/password/",
+        reset.change_password,
+        "Change the password; returns a new login and revokes every other",
+        "password",
+        auth=True,
+        body=obj(("current_password", "new_password"), current_password=STR, new_password=STR),
+        ok=(200, "TokenPair"),
+        errors={
+            400: "invalid",
+            401: "not_authenticated, token_invalid",
+            403: "wrong_password",
+            429: "too_many_attempts",
+        },
+    ),
+    Route(
+        "GET",
+        "/reset-password/{uid}",
+        reset_page.show,
+        "The page a mailed reset link opens: a form for the new password",
+        "password",
+        ok=(200, None),
+        errors={404: "invalid link", 409: "used link", 410: "expired link"},
+        produces="text/html",
+    ),
+    Route(
+        "POST",
+        "/reset-password/{uid}",
+        reset_page.submit,
+        "The reset page's form posts here; answers with a page",
+        "password",
+        raw_body={
+            "application/x-www-form-urlencoded": {
+                "schema": obj(
+                    ("csrf_token", "new_password", "re_new_password"),
+                    csrf_token=STR,
+                    new_password=STR,
+                    re_new_password=STR,
+                )
+            }
+        },
+        ok=(200, None),
+        errors={
+            400: "field errors (form shown again)",
+            403: "form not from this page",
+            404: "invalid link",
+            409: "used link",
+            410: "expired link",
+            415: "not a form",
+        },
+        produces="text/html",
     ),
 ]
 

@@ -36,9 +36,18 @@ async def test_every_route_answers_in_both_slash_forms(client) -> None:
         ):
             concrete = path.replace("{id}", "1").replace("{uid}", "x" * 43)
             resp = await client.request(route.method, concrete, allow_redirects=False)
-            assert resp.status not in (301, 302, 307, 308, 404, 405) or (
-                resp.status == 404 and (await resp.json())["code"] != "not_found"
-            ), (route.method, path, resp.status)
+            # A 404 the route itself gives (unknown id, dead link) is fine; the router's is not.
+            # Pages (the reset link's) answer theirs as HTML; the router's would be a problem.
+            own_404 = resp.status == 404 and (
+                resp.content_type == "text/html"
+                if route.produces == "text/html"
+                else (await resp.json())["code"] != "not_found"
+            )
+            assert resp.status not in (301, 302, 307, 308, 404, 405) or own_404, (
+                route.method,
+                path,
+                resp.status,
+            )
 
 
 async def test_malformed_json_is_400(client) -> None:
