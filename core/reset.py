@@ -67,24 +67,24 @@ def _digest_or_invalid(ctx: Context, uid: object) -> str:
     return keyed_hash(ctx, uid)
 
 
-def _refusal(reset: PasswordReset | None, now: datetime) -> errors.AccountError | None:
-    """Why this link cannot be used now, or None.
+def _usable(reset: PasswordReset | None, now: datetime) -> PasswordReset:
+    """The reset, if its link can be used now; otherwise raise why not.
 
     Most permanent fact first: unknown (404), used (409), replaced (404), then expired (410). A used
     link that has also expired says "used", which is the truer and more useful answer.
     """
     if reset is None:
-        return errors.ResetInvalid()
+        raise errors.ResetInvalid()
     if reset.used_at is not None:
-        return errors.ResetUsed()
+        raise errors.ResetUsed()
     if reset.invalidated_at is not None:
-        return errors.ResetInvalid(
+        raise errors.ResetInvalid(
             "This password reset link was replaced by a newer one, or the password was changed "
             "since. Use the link from the latest mail."
         )
     if now >= reset.expires_at:
-        return errors.ResetExpired()
-    return None
+        raise errors.ResetExpired()
+    return reset
 
 
 def invalidate_outstanding(user_id: int, now: datetime) -> int:
@@ -152,11 +152,9 @@ def check(ctx: Context, uid: str) -> ResetStatus:
     """Is this link usable? Reads only: a GET must never consume a link."""
     digest = _digest_or_invalid(ctx, uid)
     with connection():
-        reset = PasswordReset.get_or_none(PasswordReset.uid_hash == digest)
-    refusal = _refusal(reset, ctx.clock.now())
-    if refusal is not None:
-        raise refusal
-    assert reset is not None
+        reset = _usable(
+            PasswordReset.get_or_none(PasswordReset.uid_hash == digest), ctx.clock.now()
+        )
     return ResetStatus(valid=True, expires_at=reset.expires_at)
 
 
@@ -170,11 +168,9 @@ def confirm(ctx: Context, uid: str, new_password: str, re_new_password: str) -> 
     """
     digest = _digest_or_invalid(ctx, uid)
     with connection():
-        reset = PasswordReset.get_or_none(PasswordReset.uid_hash == digest)
-        refusal = _refusal(reset, ctx.clock.now())
-        if refusal is not None:
-            raise refusal
-        assert reset is not None
+        reset = _usable(
+            PasswordReset.get_or_none(PasswordReset.uid_hash == digest), ctx.clock.now()
+        )
         user = User.get_by_id(reset.user_id)
     if new_password != re_new_password:
         raise errors.PasswordMismatch(
@@ -183,12 +179,9 @@ def confirm(ctx: Context, uid: str, new_password: str, re_new_password: str) -> 
     _check_policy(ctx, user, new_password)
     new_hash = ctx.passwords.hash(new_password)
     with connection(), write_transaction():
-        reset = locked(PasswordReset.select().where(PasswordReset.uid_hash == digest)).get_or_none()
         now = ctx.clock.now()
-        refusal = _refusal(reset, now)
-        if refusal is not None:
-            raise refusal
-        assert reset is not None
+        query = locked(PasswordReset.select().where(PasswordReset.uid_hash == digest))
+        reset = _usable(query.get_or_none(), now)
         user = locked(User.select().where(User.id == reset.user_id)).get()
         reset.used_at = now
         reset.save()

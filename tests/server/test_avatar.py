@@ -11,7 +11,7 @@ from PIL import Image
 
 from tests import samples
 from tests.conftest import Inbox
-from tests.server.profile_support import Account, problem, sign_up
+from tests.server.support import Account, problem, sign_up
 
 MIB = 1024 * 1024
 

@@ -19,7 +19,7 @@ from core.models import (
 )
 from tests import samples
 from tests.conftest import Inbox
-from tests.server.profile_support import PASSWORD, Account, problem, sign_up
+from tests.server.support import PASSWORD, Account, problem, sign_up
 
 
 def _add_password_reset(user_id: int, clock) -> None:  # type: ignore[no-untyped-def]

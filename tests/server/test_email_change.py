@@ -4,7 +4,7 @@ real SMTP inbox received."""
 from __future__ import annotations
 
 from tests.conftest import Inbox, body_text, code_in
-from tests.server.profile_support import PASSWORD, Account, log_in, problem, sign_up
+from tests.server.support import PASSWORD, Account, log_in, problem, sign_up
 
 NEW = "alice@wonderland.example"
 

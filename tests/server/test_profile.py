@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import Inbox
-from tests.server.profile_support import problem, sign_up
+from tests.server.support import problem, sign_up
 
 
 async def test_patch_changes_names_and_username(client, inbox: Inbox) -> None:
