@@ -75,16 +75,16 @@ def cmd_createuser(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_devmail(args: argparse.Namespace) -> int:
+def cmd_devmail(rest: list[str]) -> int:
     from devmail.__main__ import main as devmail_main
 
-    return devmail_main(args.rest)
+    return devmail_main(rest)
 
 
-def cmd_tui(args: argparse.Namespace) -> int:
+def cmd_tui(rest: list[str]) -> int:
     from tui.__main__ import main as tui_main
 
-    return tui_main(args.rest)
+    return tui_main(rest)
 
 
 def _wait_ready(url: str, children: list, timeout: float = 30.0) -> None:  # type: ignore[type-arg]
@@ -104,9 +104,16 @@ def _wait_ready(url: str, children: list, timeout: float = 30.0) -> None:  # typ
     raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
 
 
-def cmd_dev(args: argparse.Namespace) -> int:
+def cmd_dev(rest: list[str]) -> int:
     """serve + devmail as children on the defaults (SQLite under ./.acctkit/), then the TUI."""
     import subprocess
+
+    parser = argparse.ArgumentParser(prog="acctkit dev", description=cmd_dev.__doc__)
+    parser.add_argument("--no-tui", action="store_true", help="run the services until Ctrl-C")
+    args = parser.parse_args(rest)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # so `finally` stops children
 
     api, mail = "http://127.0.0.1:8000", "http://127.0.0.1:8025"
     log_dir = os.path.join(".acctkit", "logs")
@@ -126,7 +133,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         _wait_ready(api + "/healthz", children)
         _wait_ready(mail + "/livez", children)
         print(f"acctkit at {api}, devmail at {mail} (logs in {log_dir}/)", flush=True)
-        if "--no-tui" in args.rest:
+        if args.no_tui:
             return children[0].wait()
         from tui.__main__ import main as tui_main
 
@@ -166,20 +173,26 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--database-url")
     create.set_defaults(func=cmd_createuser)
 
-    for name, func, text in (
-        ("devmail", cmd_devmail, "run the development mail catcher"),
-        ("tui", cmd_tui, "open the terminal client"),
-        ("dev", cmd_dev, "run service, mail catcher and TUI together"),
-    ):
-        p = sub.add_parser(name, help=text, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=func)
+    for name, text in PASSTHROUGH_HELP.items():
+        sub.add_parser(name, help=text, add_help=False)
     return parser
+
+
+# Commands with their own argument parsers: everything after the name goes to them untouched.
+PASSTHROUGH = {"devmail": cmd_devmail, "tui": cmd_tui, "dev": cmd_dev}
+PASSTHROUGH_HELP = {
+    "devmail": "run the development mail catcher (--help for its options)",
+    "tui": "open the terminal client (--help for its options)",
+    "dev": "run service, mail catcher and TUI together",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    args = build_parser().parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in PASSTHROUGH:
+        return int(PASSTHROUGH[args_list[0]](args_list[1:]) or 0)
+    args = build_parser().parse_args(args_list)
     return int(args.func(args) or 0)
 
 

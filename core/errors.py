@@ -200,3 +200,17 @@ class MethodNotAllowed(AccountError):
     status = 405
     title = "Method not allowed"
     default_detail = "This route does not accept that method."
+
+
+class EmailChangeNotFound(AccountError):
+    code = "email_change_not_found"
+    status = 404
+    title = "No pending email change"
+    default_detail = "There is no pending email change to confirm. Ask for a new code."
+
+
+class AvatarNotFound(AccountError):
+    code = "avatar_not_found"
+    status = 404
+    title = "No avatar"
+    default_detail = "This user has no avatar."

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import peewee as pw
 
-from core.db import database
+from core.db import database, is_sqlite
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -32,6 +32,15 @@ class UTCDateTimeField(pw.BigIntegerField):
         return EPOCH + timedelta(microseconds=int(value))
 
 
+class NeverReusedAutoField(pw.AutoField):
+    """An id never handed out twice. PostgreSQL sequences already behave so; SQLite needs
+    AUTOINCREMENT, or a deleted user's id (and so its unexpired tokens) passes to the next user."""
+
+    def ddl(self, ctx: pw.Context) -> pw.NodeList:
+        node = super().ddl(ctx)
+        return pw.NodeList((node, pw.SQL("AUTOINCREMENT"))) if is_sqlite() else node
+
+
 class BaseModel(pw.Model):
     class Meta:
         database = database
@@ -44,7 +53,7 @@ class SchemaVersion(BaseModel):
 
 
 class User(BaseModel):
-    id = pw.AutoField()
+    id = NeverReusedAutoField()
     username = pw.CharField(max_length=150)
     username_key = pw.CharField(max_length=150, unique=True)
     email = pw.CharField(max_length=254)

@@ -151,10 +151,16 @@ def authenticate(ctx: Context, access_token: str) -> AuthenticatedUser:
     claims = tokens.decode(ctx, access_token, "access")
     with connection():
         row = (
-            User.select(User.id, User.token_version).where(User.id == claims.user_id).get_or_none()
+            User.select(User.id, User.token_version, User.date_joined)
+            .where(User.id == claims.user_id)
+            .get_or_none()
         )
     if row is None or row.token_version != claims.token_version:
         raise errors.TokenInvalid("Token was revoked.")
+    # SQLite hands a deleted user's id to the next new user (rowid reuse); a token issued before
+    # this user existed belonged to someone else. (`iat` has whole seconds.)
+    if claims.issued_at < row.date_joined.replace(microsecond=0):
+        raise errors.TokenInvalid("Token was issued to a deleted account.")
     return AuthenticatedUser(id=row.id, token_version=row.token_version)
 
 

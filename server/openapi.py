@@ -53,6 +53,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"user": {"$ref": "#/components/schemas/UserOut"}, "access": S, "refresh": S},
     },
     "Status": {"type": "object", "properties": {"status": S}},
+    "AvatarImage": {
+        "type": "string",
+        "contentMediaType": "image/*",
+        "description": "PNG when the picture has transparency, else JPEG; at most 512x512, "
+        "no metadata. Cache-Control: public, no-cache with a strong ETag.",
+    },
     "Detail": {"type": "object", "properties": {"detail": S}},
     "ResetStatus": {
         "type": "object",
@@ -68,8 +74,12 @@ def _operation(route: Any) -> dict[str, Any]:
         ok["content"] = {route.produces: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
     elif status != 204 and route.produces == "application/json":
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    elif status != 204:
+        ok["content"] = {route.produces: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(status): ok}
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    if route.produces == "text/html":  # pages render their own errors as pages
+        problem = {"text/html": {"schema": {"type": "string"}}}
     for code_status, codes in sorted(route.errors.items()):
         responses[str(code_status)] = {"description": f"code: {codes}", "content": problem}
     slug = re.sub(r"[^a-z0-9]+", "_", route.path.lower()).strip("_")

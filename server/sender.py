@@ -40,7 +40,9 @@ class OutboxSender:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._executor.shutdown(wait=True)
+        # Wait for an SMTP send in flight off the loop: the loop may be serving that very SMTP
+        # peer (devmail in one process, or a test's server), and blocking it would deadlock.
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

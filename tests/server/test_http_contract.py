@@ -11,21 +11,13 @@ from server.app import create_app
 from server.calls import call, call_hashing
 from server.routes import ROUTES
 from tests.conftest import make_settings
-
-
-async def assert_problem(resp, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
-    assert resp.status == status, await resp.text()
-    assert resp.content_type == "application/problem+json"
-    body = await resp.json()
-    assert body["status"] == status and body["code"] == code
-    assert body["type"] == "about:blank" and body["title"] and body["detail"]
-    return body
+from tests.server.support import problem
 
 
 @pytest.mark.parametrize("path", ["/api/token/", "/api/token"])
 async def test_both_slash_forms_answer_without_redirect(client, path: str) -> None:
     resp = await client.post(path, json={"username": "x", "password": "y"}, allow_redirects=False)
-    await assert_problem(resp, 401, "invalid_credentials")
+    await problem(resp, 401, "invalid_credentials")
 
 
 async def test_every_route_answers_in_both_slash_forms(client) -> None:
@@ -36,22 +28,31 @@ async def test_every_route_answers_in_both_slash_forms(client) -> None:
         ):
             concrete = path.replace("{id}", "1").replace("{uid}", "x" * 43)
             resp = await client.request(route.method, concrete, allow_redirects=False)
-            assert resp.status not in (301, 302, 307, 308, 404, 405) or (
-                resp.status == 404 and (await resp.json())["code"] != "not_found"
-            ), (route.method, path, resp.status)
+            # A 404 the route itself gives (unknown id, dead link) is fine; the router's is not.
+            # Pages (the reset link's) answer theirs as HTML; the router's would be a problem.
+            own_404 = resp.status == 404 and (
+                resp.content_type == "text/html"
+                if route.produces == "text/html"
+                else (await resp.json())["code"] != "not_found"
+            )
+            assert resp.status not in (301, 302, 307, 308, 404, 405) or own_404, (
+                route.method,
+                path,
+                resp.status,
+            )
 
 
 async def test_malformed_json_is_400(client) -> None:
     resp = await client.post(
         "/api/token/", data=b"{nope", headers={"Content-Type": "application/json"}
     )
-    await assert_problem(resp, 400, "parse_error")
+    await problem(resp, 400, "parse_error")
     resp = await client.post("/api/token/", json=["a", "list"])
-    await assert_problem(resp, 400, "parse_error")
+    await problem(resp, 400, "parse_error")
     resp = await client.post(
         "/api/token/", data=b"\xff\xfe", headers={"Content-Type": "application/json"}
     )
-    await assert_problem(resp, 400, "parse_error")
+    await problem(resp, 400, "parse_error")
 
 
 async def test_wrong_content_type_is_415(client) -> None:
@@ -60,12 +61,12 @@ async def test_wrong_content_type_is_415(client) -> None:
         data="username=a&password=b",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    await assert_problem(resp, 415, "unsupported_media_type")
+    await problem(resp, 415, "unsupported_media_type")
 
 
 async def test_oversized_json_is_413(client) -> None:
     resp = await client.post("/api/token/", json={"username": "a" * 70_000, "password": "b"})
-    await assert_problem(resp, 413, "too_large")
+    await problem(resp, 413, "too_large")
 
     async def chunks():  # no Content-Length: the limit applies while reading
         for _ in range(20):
@@ -74,12 +75,12 @@ async def test_oversized_json_is_413(client) -> None:
     resp = await client.post(
         "/api/token/", data=chunks(), headers={"Content-Type": "application/json"}
     )
-    await assert_problem(resp, 413, "too_large")
+    await problem(resp, 413, "too_large")
 
 
 async def test_missing_and_mistyped_fields_are_field_errors(client) -> None:
     resp = await client.post("/api/token/", json={"username": 5})
-    body = await assert_problem(resp, 400, "invalid")
+    body = await problem(resp, 400, "invalid")
     assert body["errors"] == {
         "password": ["This field is required."],
         "username": ["Not a valid string."],
@@ -87,9 +88,9 @@ async def test_missing_and_mistyped_fields_are_field_errors(client) -> None:
 
 
 async def test_unknown_route_and_wrong_method_are_problems(client) -> None:
-    await assert_problem(await client.get("/api/nothing-here"), 404, "not_found")
+    await problem(await client.get("/api/nothing-here"), 404, "not_found")
     resp = await client.delete("/api/token/")
-    await assert_problem(resp, 405, "method_not_allowed")
+    await problem(resp, 405, "method_not_allowed")
     assert "POST" in resp.headers["Allow"]
 
 
@@ -104,12 +105,12 @@ async def test_request_id_is_echoed_or_made(client) -> None:
 
 async def test_authentication_failures_are_401_with_www_authenticate(client) -> None:
     resp = await client.get("/api/me/")
-    await assert_problem(resp, 401, "not_authenticated")
+    await problem(resp, 401, "not_authenticated")
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
     resp = await client.get("/api/me/", headers={"Authorization": "Basic Zm9vOmJhcg=="})
-    await assert_problem(resp, 401, "token_invalid")
+    await problem(resp, 401, "token_invalid")
     resp = await client.get("/api/me/", headers={"Authorization": "Bearer not-a-jwt"})
-    await assert_problem(resp, 401, "token_invalid")
+    await problem(resp, 401, "token_invalid")
     assert 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
 
 
@@ -124,7 +125,7 @@ async def test_unexpected_errors_are_bare_500s_that_leak_nothing(
     app.router.add_get("/boom", boom)
     client = await aiohttp_client(app)
     resp = await client.get("/boom", headers={"X-Request-ID": "req-42"})
-    body = await assert_problem(resp, 500, "server_error")
+    body = await problem(resp, 500, "server_error")
     text = await resp.text()
     assert "secret" not in text and "password_hash" not in text and "Traceback" not in text
     assert "req-42" in body["detail"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import Inbox
-from tests.server.support import PASSWORD, bearer, signed_up
+from tests.server.support import PASSWORD, bearer, sign_up
 
 
 async def test_login_with_username_email_or_email_field(client, inbox: Inbox) -> None:
-    await signed_up(client, inbox)
+    await sign_up(client, inbox)
     for body in (
         {"username": "alice"},
         {"username": "ALICE@example.com"},
@@ -21,43 +21,43 @@ async def test_login_with_username_email_or_email_field(client, inbox: Inbox) ->
 
 
 async def test_refresh_rotation_and_reuse_over_http(client, inbox: Inbox) -> None:
-    tokens = await signed_up(client, inbox)
-    resp = await client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]})
+    tokens = await sign_up(client, inbox)
+    resp = await client.post("/api/token/refresh/", json={"refresh": tokens.refresh})
     assert resp.status == 200
     rotated = await resp.json()
-    assert rotated["refresh"] != tokens["refresh"]
-    resp = await client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]})
+    assert rotated["refresh"] != tokens.refresh
+    resp = await client.post("/api/token/refresh/", json={"refresh": tokens.refresh})
     assert resp.status == 401 and (await resp.json())["code"] == "token_reused"
     resp = await client.post("/api/token/refresh/", json={"refresh": rotated["refresh"]})
     assert resp.status == 401 and (await resp.json())["code"] == "token_invalid"
 
 
 async def test_two_racing_refreshes_over_http(client, inbox: Inbox) -> None:
-    tokens = await signed_up(client, inbox)
+    tokens = await sign_up(client, inbox)
     responses = await asyncio.gather(
-        *[client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]}) for _ in range(2)]
+        *[client.post("/api/token/refresh/", json={"refresh": tokens.refresh}) for _ in range(2)]
     )
     assert sorted(r.status for r in responses) == [200, 401]
 
 
 async def test_verify_and_revoke(client, inbox: Inbox) -> None:
-    tokens = await signed_up(client, inbox)
-    assert (await client.post("/api/token/verify/", json={"token": tokens["access"]})).status == 200
-    resp = await client.post("/api/token/revoke/", json={"refresh": tokens["refresh"]})
+    tokens = await sign_up(client, inbox)
+    assert (await client.post("/api/token/verify/", json={"token": tokens.access})).status == 200
+    resp = await client.post("/api/token/revoke/", json={"refresh": tokens.refresh})
     assert resp.status == 204
-    resp = await client.post("/api/token/verify/", json={"token": tokens["refresh"]})
+    resp = await client.post("/api/token/verify/", json={"token": tokens.refresh})
     assert resp.status == 401 and (await resp.json())["code"] == "token_invalid"
 
 
 async def test_logout_all_kills_access_tokens_at_once(client, inbox: Inbox) -> None:
-    tokens = await signed_up(client, inbox)
+    tokens = await sign_up(client, inbox)
     other = await (
         await client.post("/api/token/", json={"username": "alice", "password": PASSWORD})
     ).json()
     assert (await client.get("/api/me", headers=bearer(other["access"]))).status == 200
-    resp = await client.post("/api/auth/logout-all/", headers=bearer(tokens["access"]))
+    resp = await client.post("/api/auth/logout-all/", headers=bearer(tokens.access))
     assert resp.status == 204
-    for access in (tokens["access"], other["access"]):
+    for access in (tokens.access, other["access"]):
         resp = await client.get("/api/me/", headers=bearer(access))
         assert resp.status == 401 and (await resp.json())["code"] == "token_invalid"
     resp = await client.post("/api/token/refresh/", json={"refresh": other["refresh"]})

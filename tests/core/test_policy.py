@@ -1,0 +1,107 @@
+"""The one password policy that signup, reset and change share: every refusal says why."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import accounts, errors, reset, signup
+from core.context import Context
+from core.policy import PASSWORD_MAX, password_problems
+from tests.core.test_reset import uid_from_outbox
+
+GOOD = "vorpal-blade-snicker"
+
+
+def problems(password: str, **kwargs: object) -> list[str]:
+    return password_problems(password, min_length=8, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_good_password_has_no_problems() -> None:
+    assert problems(GOOD, username="alice", email="alice@example.com") == []
+
+
+def test_length_bounds_are_inclusive() -> None:
+    assert problems("q7#xk2!z") == []
+    assert problems("q7#xk2!") == [
+        "This password is too short. It must contain at least 8 characters."
+    ]
+    at_max = ("q7#xk2!z" * 128)[:PASSWORD_MAX]
+    assert len(at_max) == 1024 and problems(at_max) == []
+
+
+def test_1025_characters_is_too_long_and_says_so() -> None:
+    too_long = "q7#xk2!z" * 128 + "w"
+    assert len(too_long) == 1025
+    assert problems(too_long) == ["This password is too long: at most 1024 characters."]
+
+
+def test_min_length_comes_from_the_setting() -> None:
+    reasons = password_problems("q7#xk2!zw9", min_length=12)
+    assert reasons == ["This password is too short. It must contain at least 12 characters."]
+
+
+def test_leading_and_trailing_spaces_count_and_are_kept() -> None:
+    # Seven visible characters are too short; with the spaces they are nine, which is enough:
+    # the policy never trims, so the spaces are part of the password.
+    assert problems("q7#xk2!") != []
+    assert problems(" q7#xk2! ") == []
+
+
+def test_common_password_in_mixed_case_is_refused() -> None:
+    assert problems("PaSsWoRd") == ["This password is too common."]
+    assert problems("Sunshine") == ["This password is too common."]
+    assert problems("  password  ") == ["This password is too common."]
+
+
+def test_entirely_numeric_is_refused() -> None:
+    assert "This password is entirely numeric." in problems("90817263545")
+
+
+def test_equal_to_or_containing_the_username_is_refused() -> None:
+    assert problems("alicealice", username="alice") == [
+        "The password is too similar to the username."
+    ]
+    assert problems("Lewis.Carroll", username="lewis.carroll") == [
+        "The password is too similar to the username."
+    ]
+
+
+def test_containing_the_email_local_part_is_refused() -> None:
+    reasons = problems("my-dodo.bird-pw", email="dodo.bird@example.com")
+    assert reasons == ["The password is too similar to the email address."]
+    # The domain is not the secret-ish part; only the local part is compared.
+    assert problems("example-of-a-pw", email="dodo@example.com") == []
+
+
+def test_every_reason_is_given_at_once() -> None:
+    assert problems("12345") == [
+        "This password is too short. It must contain at least 8 characters.",
+        "This password is too common.",
+        "This password is entirely numeric.",
+    ]
+
+
+@pytest.mark.parametrize("weak", ["short", "password1", "alice-rules-ok"])
+def test_signup_reset_and_change_refuse_with_the_same_reasons(ctx: Context, weak: str) -> None:
+    user = accounts.create_user(ctx, username="alice", email="alice@example.com", password=GOOD)
+    with pytest.raises(errors.InvalidInput) as at_signup:
+        signup.validate(
+            ctx,
+            signup.SignupRequest(
+                first_name="A",
+                last_name="L",
+                username="alice",
+                email="alice@example.com",
+                password=weak,
+            ),
+        )
+    with pytest.raises(errors.InvalidInput) as at_change:
+        reset.change_password(ctx, user.id, 0, GOOD, weak)
+    reset.request(ctx, "alice@example.com")
+    with pytest.raises(errors.InvalidInput) as at_reset:
+        reset.confirm(ctx, uid_from_outbox(), weak, weak)
+    assert at_signup.value.errors is not None
+    expected = at_signup.value.errors["password"]
+    assert expected
+    assert at_change.value.errors == {"new_password": expected}
+    assert at_reset.value.errors == {"new_password": expected}
