@@ -173,3 +173,10 @@ async def select_mail(app: AcctkitApp, pilot: Pilot[None], mail_id: str) -> None
     table.focus()
     table.move_cursor(row=table.get_row_index(mail_id))
     await pilot.pause()
+
+
+async def click(app: AcctkitApp, pilot: Pilot[None], selector: str) -> None:
+    """Scroll a button into view, as a person would, then click it."""
+    app.query_one(selector).scroll_visible(animate=False)
+    await pilot.pause()
+    await pilot.click(selector)

@@ -3,6 +3,7 @@ is in the service's route table, and is skipped, saying why, until then."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from server.routes import ROUTES
 from tests.tui.conftest import (
     PASSWORD,
     Devmail,
+    click,
     fill,
     mail_rows,
     make_user,
@@ -40,7 +42,7 @@ async def test_forgot_password_link_from_the_mailbox_sets_a_new_password(
         app.action_show_tab("password")
         await pilot.pause()
         fill(app, reset_email="alice@example.com")
-        await pilot.click("#reset-request")
+        await click(app, pilot, "#reset-request")
         await settle(app, pilot)
         assert app.query_one("#password-forgot").query_one(FormStatus).has_class("-ok")
 
@@ -57,18 +59,18 @@ async def test_forgot_password_link_from_the_mailbox_sets_a_new_password(
         assert app.active_tab == "password"
         assert app.query_one("#reset-uid", Field).value in mail.links
 
-        await pilot.click("#reset-check")
+        await click(app, pilot, "#reset-check")
         await settle(app, pilot)
         status = app.query_one("#password-reset").query_one(FormStatus)
         assert "valid until" in status.text, status.text
 
         fill(app, reset_new=NEW_PASSWORD, reset_again=NEW_PASSWORD + "x")
-        await pilot.click("#reset-confirm")
+        await click(app, pilot, "#reset-confirm")
         await settle(app, pilot)
         assert "password_mismatch" in status.text, status.text
 
         fill(app, reset_new=NEW_PASSWORD, reset_again=NEW_PASSWORD)
-        await pilot.click("#reset-confirm")
+        await click(app, pilot, "#reset-confirm")
         await settle(app, pilot)
         assert status.has_class("-ok"), status.text
 
@@ -86,7 +88,7 @@ async def test_profile_names_are_saved(tui: Any, accounts: str, devmail: Devmail
         app.action_show_tab("profile")
         await pilot.pause()
         fill(app, profile_first_name="Alicia", profile_username="alicia")
-        await pilot.click("#profile-save")
+        await click(app, pilot, "#profile-save")
         await settle(app, pilot)
         user = app.query_one(MePane).user
         assert user is not None and (user.first_name, user.username) == ("Alicia", "alicia")
@@ -102,7 +104,50 @@ async def test_wrong_current_password_is_reported(
         app.action_show_tab("password")
         await pilot.pause()
         fill(app, pw_current="not-it", pw_new=NEW_PASSWORD)
-        await pilot.click("#pw-change")
+        await click(app, pilot, "#pw-change")
         await settle(app, pilot)
         status = app.query_one("#password-change").query_one(FormStatus)
         assert "[403 wrong_password]" in status.text
+
+
+@route("POST", "/api/me/email/verify/")
+@route("PUT", "/api/me/avatar/")
+async def test_email_change_code_from_the_mailbox_and_an_avatar_upload(
+    tui: Any, accounts: str, devmail: Devmail, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "me.png"
+    Image.new("RGB", (40, 30), "purple").save(picture)
+    await make_user(accounts, devmail, "alice")
+    async with tui() as (app, pilot):
+        await log_in(app, pilot, "alice")
+        app.action_show_tab("profile")
+        await pilot.pause()
+        fill(app, profile_avatar_path=str(picture))
+        await click(app, pilot, "#profile-avatar-upload")
+        await settle(app, pilot)
+        user = app.query_one(MePane).user
+        assert user is not None and user.avatar_url, (
+            app.query_one("#profile-avatar").query_one(FormStatus).text
+        )
+
+        fill(app, profile_new_email="alice2@example.com", profile_email_password=PASSWORD)
+        await click(app, pilot, "#profile-email-send")
+        await settle(app, pilot)
+        await until(
+            pilot,
+            lambda: any(m.flow == "email-change" for m in mail_rows(app)),
+            "the email-change mail",
+        )
+        mail = next(m for m in mail_rows(app) if m.flow == "email-change")
+        assert mail.to_text == "alice2@example.com"
+        await select_mail(app, pilot, mail.id)
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.active_tab == "profile"
+        assert app.query_one("#profile-email-code-field", Field).value == mail.codes[0]
+        await click(app, pilot, "#profile-email-verify")
+        await settle(app, pilot)
+        user = app.query_one(MePane).user
+        assert user is not None and user.email == "alice2@example.com"
