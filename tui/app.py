@@ -58,6 +58,9 @@ class AcctkitApp(App[None]):
         Binding("ctrl+q", "quit", "Quit"),
     ]
 
+    # A person starts typing at once: the first field of the first tab has focus, not the tabs.
+    AUTO_FOCUS = "#signup-first-name-input"
+
     def __init__(self, url: str = "http://127.0.0.1:8000", mail_url: str = "http://127.0.0.1:8025"):
         super().__init__()
         self.url = url

@@ -8,6 +8,7 @@ import pytest
 from textual.widgets import Button, ContentSwitcher, Static
 
 from tests.tui.conftest import (
+    PASSWORD,
     Devmail,
     fill,
     fill_signup,
@@ -170,3 +171,14 @@ async def test_invalid_fields_are_shown_next_to_their_fields(tui: Any) -> None:
         assert app.query_one("#signup-email", Field).has_class("-invalid")
         assert app.query_one("#signup-username", Field).error == ""
         assert "[400 invalid]" in app.query_one("#signup-form-status", FormStatus).text
+
+
+async def test_typing_at_start_fills_the_signup_form_and_submits(tui, devmail) -> None:
+    """Keys only, from the moment the app opens: focus starts in the first field."""
+    async with tui() as (app, pilot):
+        for text in ("Alice", "Liddell", "typist", "typist@example.com"):
+            await pilot.press(*text, "tab")
+        await pilot.press(*PASSWORD, "enter")
+        await settle(app, pilot)
+        mail = await devmail.latest_to("typist@example.com")
+        assert mail["Flow"] == "signup"
