@@ -58,9 +58,6 @@ class AcctkitApp(App[None]):
         Binding("ctrl+q", "quit", "Quit"),
     ]
 
-    # A person starts typing at once: the first field of the first tab has focus, not the tabs.
-    AUTO_FOCUS = "#signup-first-name-input"
-
     def __init__(self, url: str = "http://127.0.0.1:8000", mail_url: str = "http://127.0.0.1:8025"):
         super().__init__()
         self.url = url
@@ -93,6 +90,10 @@ class AcctkitApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.url}  ·  mail {self.mail_url}"
+        # A person starts typing at once: the first signup field has focus, not the tab bar.
+        # (Set once here; an app-wide AUTO_FOCUS would re-apply on every screen resume and,
+        # focusing a hidden tab's field, switch tabs under the person.)
+        self.query_one("#signup-first-name-input").focus()
 
     async def on_unmount(self) -> None:
         await self.accounts.close()
@@ -104,10 +105,18 @@ class AcctkitApp(App[None]):
         """Switch tabs and move focus into the new one: left on a widget of a hidden tab, focus
         would hop to a hidden sibling and TabbedContent would switch straight back."""
         tabs = self.query_one("#tabs", TabbedContent)
+        self.set_focus(None)
         tabs.active = tab
-        pane = tabs.get_pane(tab)
-        target = next((w for w in pane.query("*") if w.focusable and _shown(w, pane)), None)
-        self.set_focus(target)
+        self.call_after_refresh(self._focus_first_field, tab)
+
+    def _focus_first_field(self, tab: str) -> None:
+        pane = self.query_one("#tabs", TabbedContent).get_pane(tab)
+        target = next(
+            (w for w in pane.query("*") if w.focusable and w is not pane and _shown(w, pane)),
+            None,
+        )
+        if target is not None:
+            self.set_focus(target)
 
     @property
     def active_tab(self) -> str:
