@@ -111,10 +111,9 @@ class AcctkitApp(App[None]):
 
     def _focus_first_field(self, tab: str) -> None:
         pane = self.query_one("#tabs", TabbedContent).get_pane(tab)
-        target = next(
-            (w for w in pane.query("*") if w.focusable and w is not pane and _shown(w, pane)),
-            None,
-        )
+        # Fields and controls, not the scrollable containers that hold them.
+        controls = pane.query("Input, Button, DataTable")
+        target = next((w for w in controls if w.focusable and _shown(w, pane)), None)
         if target is not None:
             self.set_focus(target)
 

@@ -182,3 +182,20 @@ async def test_typing_at_start_fills_the_signup_form_and_submits(tui, devmail) -
         await settle(app, pilot)
         mail = await devmail.latest_to("typist@example.com")
         assert mail["Flow"] == "signup"
+
+
+async def test_use_this_code_then_enter_verifies(tui, devmail) -> None:
+    """From the mailbox, `u` then Enter is all it takes: the code field has focus."""
+    async with tui() as (app, pilot):
+        fill_signup(app, "bob")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await until(pilot, lambda: mail_rows(app), "the mail in the mailbox")
+        app.action_show_tab("mailbox")
+        await pilot.pause()
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.focused is app.query_one("#signup-code-field", Field).query_one("Input")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.accounts.logged_in
