@@ -113,7 +113,7 @@ def request(ctx: Context, user_id: int, email: str, password: str) -> CodeSent:
             change.save()
         issued = codes.issue(ctx, FLOW, change.id)
         outbox.enqueue(ctx, _code_mail(ctx, user, change, issued), user=user)
-    return CodeSent(expires_at=issued.expires_at, resend_after=now + cooldown)
+    return CodeSent(expires_at=issued.expires_at, resend_after=now + cooldown, seq=issued.seq)
 
 
 def verify(ctx: Context, user_id: int, code: str) -> users.UserView:

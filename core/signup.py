@@ -39,12 +39,14 @@ class SignupStarted:
     email: str
     expires_at: datetime
     resend_after: datetime
+    seq: int  # which code the mail carries (X-Acctkit-Seq), so clients need not count resends
 
 
 @dataclass(frozen=True)
 class CodeSent:
     expires_at: datetime
     resend_after: datetime
+    seq: int
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ def start(ctx: Context, request: SignupRequest, *, ip: str = "") -> SignupStarte
         email=signup.email,
         expires_at=issued.expires_at,
         resend_after=now + timedelta(seconds=ctx.settings.resend_cooldown),
+        seq=issued.seq,
     )
 
 
@@ -193,4 +196,4 @@ def resend(ctx: Context, signup_id: str) -> CodeSent:
             )
         issued = codes.issue(ctx, FLOW, signup.id)
         outbox.enqueue(ctx, _code_mail(ctx, signup, issued))
-    return CodeSent(expires_at=issued.expires_at, resend_after=now + cooldown)
+    return CodeSent(expires_at=issued.expires_at, resend_after=now + cooldown, seq=issued.seq)

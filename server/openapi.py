@@ -45,9 +45,18 @@ SCHEMAS: dict[str, Any] = {
     "TokenPair": {"type": "object", "properties": {"access": S, "refresh": S}},
     "SignupStarted": {
         "type": "object",
-        "properties": {"signup_id": S, "email": S, "expires_at": DT, "resend_after": DT},
+        "properties": {
+            "signup_id": S,
+            "email": S,
+            "expires_at": DT,
+            "resend_after": DT,
+            "seq": {"type": "integer", "description": "the code's number (X-Acctkit-Seq)"},
+        },
     },
-    "CodeSent": {"type": "object", "properties": {"expires_at": DT, "resend_after": DT}},
+    "CodeSent": {
+        "type": "object",
+        "properties": {"expires_at": DT, "resend_after": DT, "seq": {"type": "integer"}},
+    },
     "SignupVerified": {
         "type": "object",
         "properties": {"user": {"$ref": "#/components/schemas/UserOut"}, "access": S, "refresh": S},

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, Header, Input, TabbedContent, TabPane
 from textual.worker import Worker
 
 from tui.api import AccountsClient, Exchange, HttpLog, MailClient, MailSummary, User
@@ -110,10 +110,16 @@ class AcctkitApp(App[None]):
         self.call_after_refresh(self._focus_first_field, tab)
 
     def _focus_first_field(self, tab: str) -> None:
-        pane = self.query_one("#tabs", TabbedContent).get_pane(tab)
-        # Fields and controls, not the scrollable containers that hold them.
-        controls = pane.query("Input, Button, DataTable")
-        target = next((w for w in controls if w.focusable and _shown(w, pane)), None)
+        tabs = self.query_one("#tabs", TabbedContent)
+        # A focus event still queued from the old tab (the button just clicked) may have pulled
+        # TabbedContent back meanwhile; the newest request wins.
+        if tabs.active != tab:
+            tabs.active = tab
+        pane = tabs.get_pane(tab)
+        # Fields and controls first, not the scrollable containers that hold them.
+        shown = [w for w in pane.query("*") if w.focusable and w is not pane and _shown(w, pane)]
+        controls = [w for w in shown if isinstance(w, Input | Button | DataTable)]
+        target = (controls or shown or [None])[0]
         if target is not None:
             self.set_focus(target)
 

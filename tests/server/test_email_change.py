@@ -28,7 +28,7 @@ async def test_happy_path_switches_and_notifies_the_old_address(client, inbox: I
     resp = await ask(client, alice)
     assert resp.status == 202, await resp.text()
     sent = await resp.json()
-    assert set(sent) == {"expires_at", "resend_after"}
+    assert set(sent) == {"expires_at", "resend_after", "seq"} and sent["seq"] == 1
     assert sent["expires_at"].endswith("Z")
     mail = await inbox.next_to(NEW, flow="email-change")
     assert mail["X-Acctkit-Seq"] == "1" and mail["X-Acctkit-Ref"]

@@ -25,6 +25,7 @@ async def test_signup_mails_a_code_that_creates_the_account(client, inbox: Inbox
     started = await start(client)
     assert started["email"] == "alice@example.com"
     assert started["expires_at"].endswith("Z") and started["resend_after"].endswith("Z")
+    assert started["seq"] == 1
     mail = await inbox.next_to("alice@example.com", flow="signup")
     assert mail["X-Acctkit-Ref"] == started["signup_id"]
     assert mail["X-Acctkit-Seq"] == "1"
@@ -152,6 +153,7 @@ async def test_resend_supersedes_and_has_cooldown(client, inbox: Inbox, clock) -
     clock.advance(61)
     resp = await client.post("/api/auth/signup/resend/", json={"signup_id": sid})
     assert resp.status == 202, await resp.text()
+    assert (await resp.json())["seq"] == 2
     second_mail = await inbox.next_to("alice@example.com", seq=2)
     second = code_in(second_mail)
     if second != first:
