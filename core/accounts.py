@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import peewee
-
 from core import errors, policy, users
 from core.context import Context
-from core.db import connection, integrity_target, write_transaction
+from core.db import connection, write_transaction
 from core.models import User
 
 
@@ -36,7 +34,7 @@ def create_user(
     with connection(), write_transaction():
         users.ensure_username_free(policy.casefold_key(username))
         users.ensure_email_free(policy.casefold_key(email))
-        try:
+        with users.unique_identity():
             user = User.create(
                 username=username,
                 username_key=policy.casefold_key(username),
@@ -48,8 +46,4 @@ def create_user(
                 email_verified=True,
                 date_joined=ctx.clock.now(),
             )
-        except peewee.IntegrityError as exc:
-            if integrity_target(exc) == "email_key":
-                raise errors.EmailTaken() from None
-            raise errors.UsernameTaken() from None
         return users.view(user)

@@ -15,11 +15,9 @@ import dataclasses
 import math
 from datetime import datetime, timedelta
 
-import peewee
-
 from core import codes, errors, mail, outbox, policy, reauth, reset, users
 from core.context import Context
-from core.db import connection, database, integrity_target, locked, write_transaction
+from core.db import connection, locked, write_transaction
 from core.models import Code, EmailChange, User
 from core.signup import CodeSent
 
@@ -138,13 +136,8 @@ def _switch(ctx: Context, user: User, change: EmailChange) -> users.UserView:
     user.email = change.email
     user.email_key = change.email_key
     user.email_verified = True
-    try:
-        with database.atomic():
-            user.save()
-    except peewee.IntegrityError as exc:
-        if integrity_target(exc) == "email_key":
-            raise errors.EmailTaken() from None
-        raise
+    with users.unique_identity():
+        user.save()
     change.verified_at = ctx.clock.now()
     change.save()
     # A reset link mailed to the old address must not outlive the change (Django hashes the

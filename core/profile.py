@@ -6,11 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import peewee
-
 from core import avatars, email_change, errors, policy, ratelimit, reauth, signup, users
 from core.context import Context
-from core.db import connection, database, integrity_target, locked, write_transaction
+from core.db import connection, locked, write_transaction
 from core.models import (
     Avatar,
     Code,
@@ -85,15 +83,8 @@ def update(ctx: Context, user_id: int, changes: ProfileChanges) -> users.UserVie
             users.ensure_username_free(key, except_user=user.id)
             user.username = username
             user.username_key = key
-        try:
-            with database.atomic():
-                user.save()
-        except peewee.IntegrityError as exc:
-            if integrity_target(exc) == "username_key":
-                raise errors.UsernameTaken(
-                    errors={"username": ["That username is already taken."]}
-                ) from None
-            raise
+        with users.unique_identity():
+            user.save()
         return users.view(user)
 
 

@@ -11,11 +11,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import peewee
-
 from core import codes, errors, mail, outbox, policy, ratelimit, users
 from core.context import Context
-from core.db import connection, database, integrity_target, locked, write_transaction
+from core.db import connection, locked, write_transaction
 from core.models import Signup, User
 from core.sessions import issue_pair
 from core.tokens import TokenPair
@@ -157,24 +155,19 @@ def _create_user(ctx: Context, signup: Signup) -> User:
     users.ensure_username_free(signup.username_key)
     users.ensure_email_free(signup.email_key)
     now = ctx.clock.now()
-    try:
-        with database.atomic():
-            user = User.create(
-                username=signup.username,
-                username_key=signup.username_key,
-                email=signup.email,
-                email_key=signup.email_key,
-                first_name=signup.first_name,
-                last_name=signup.last_name,
-                password_hash=signup.password_hash,
-                email_verified=True,
-                date_joined=now,
-                last_login=now,
-            )
-    except peewee.IntegrityError as exc:
-        if integrity_target(exc) == "email_key":
-            raise errors.EmailTaken() from None
-        raise errors.UsernameTaken() from None
+    with users.unique_identity():
+        user = User.create(
+            username=signup.username,
+            username_key=signup.username_key,
+            email=signup.email,
+            email_key=signup.email_key,
+            first_name=signup.first_name,
+            last_name=signup.last_name,
+            password_hash=signup.password_hash,
+            email_verified=True,
+            date_joined=now,
+            last_login=now,
+        )
     signup.verified_at = now
     signup.user = user
     signup.save()

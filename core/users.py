@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+import peewee
+
 from core import errors
+from core.db import database, integrity_target
 from core.models import Avatar, User
 from core.policy import casefold_key
+
+USERNAME_TAKEN = "That username is already taken."
+EMAIL_TAKEN = "An account with that email address already exists."
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ def ensure_username_free(key: str, *, except_user: int | None = None) -> None:
     if except_user is not None:
         query = query.where(User.id != except_user)
     if query.exists():
-        raise errors.UsernameTaken(errors={"username": ["That username is already taken."]})
+        raise errors.UsernameTaken(errors={"username": [USERNAME_TAKEN]})
 
 
 def ensure_email_free(key: str, *, except_user: int | None = None) -> None:
@@ -66,6 +74,23 @@ def ensure_email_free(key: str, *, except_user: int | None = None) -> None:
     if except_user is not None:
         query = query.where(User.id != except_user)
     if query.exists():
-        raise errors.EmailTaken(
-            errors={"email": ["An account with that email address already exists."]}
-        )
+        raise errors.EmailTaken(errors={"email": [EMAIL_TAKEN]})
+
+
+@contextlib.contextmanager
+def unique_identity() -> Iterator[None]:
+    """Run a write that may collide on a unique username or email (in a savepoint, so the
+    surrounding transaction survives) and turn the collision into the contract's 409.
+
+    The `ensure_*_free` checks give the friendly answer in the common case; this is what makes
+    racing writers safe, because only the unique index sees every transaction."""
+    try:
+        with database.atomic():
+            yield
+    except peewee.IntegrityError as exc:
+        target = integrity_target(exc)
+        if target == "username_key":
+            raise errors.UsernameTaken(errors={"username": [USERNAME_TAKEN]}) from None
+        if target == "email_key":
+            raise errors.EmailTaken(errors={"email": [EMAIL_TAKEN]}) from None
+        raise
