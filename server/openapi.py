@@ -76,6 +76,21 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+# What server.body answers for any route that reads a JSON body (the contract's conventions).
+BODY_ERRORS = {400: "invalid, parse_error", 413: "too_large", 415: "unsupported_media_type"}
+
+
+def _errors(route: Any) -> dict[int, str]:
+    """The route's own problem codes plus those every JSON-body route can answer."""
+    errors = dict(route.errors)
+    if route.body is not None:
+        for status, codes in BODY_ERRORS.items():
+            mine = [c.strip() for c in errors.get(status, "").split(",") if c.strip()]
+            extra = [c for c in codes.split(", ") if c not in mine]
+            errors[status] = ", ".join(mine + extra)
+    return errors
+
+
 def _operation(route: Any) -> dict[str, Any]:
     status, schema = route.ok
     ok: dict[str, Any] = {"description": "Success"}
@@ -89,7 +104,7 @@ def _operation(route: Any) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     if route.produces == "text/html":  # pages render their own errors as pages
         problem = {"text/html": {"schema": {"type": "string"}}}
-    for code_status, codes in sorted(route.errors.items()):
+    for code_status, codes in sorted(_errors(route).items()):
         responses[str(code_status)] = {"description": f"code: {codes}", "content": problem}
     slug = re.sub(r"[^a-z0-9]+", "_", route.path.lower()).strip("_")
     operation_id = f"{route.method.lower()}_{slug}"

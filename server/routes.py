@@ -26,6 +26,21 @@ def obj(required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
 
 
 STR: dict[str, Any] = {"type": "string"}
+# What core.policy accepts, said in the schema so generated clients and fuzzers know it too.
+NAME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 150}
+USERNAME: dict[str, Any] = {"type": "string", "maxLength": 150, "pattern": r"^[\w.@+-]+$"}
+EMAIL: dict[str, Any] = {"type": "string", "format": "email", "maxLength": 254}
+NEW_PASSWORD: dict[str, Any] = {
+    "type": "string",
+    "minLength": 8,
+    "maxLength": 1024,
+    "description": "not common, not like the username or the email's local part",
+}
+CODE: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^[\s\-]*(\d[\s\-]*){6}$",
+    "description": "6 digits as a string (leading zeros matter); spaces and hyphens ignored",
+}
 
 
 @dataclass(frozen=True)
@@ -52,11 +67,11 @@ ROUTES: list[Route] = [
         "signup",
         body=obj(
             ("first_name", "last_name", "username", "email", "password"),
-            first_name=STR,
-            last_name=STR,
-            username=STR,
-            email=STR,
-            password=STR,
+            first_name=NAME,
+            last_name=NAME,
+            username=USERNAME,
+            email=EMAIL,
+            password=NEW_PASSWORD,
         ),
         ok=(202, "SignupStarted"),
         errors={400: "invalid", 409: "username_taken, email_taken", 429: "throttled"},
@@ -67,7 +82,7 @@ ROUTES: list[Route] = [
         signup.verify,
         "Verify the code; creates the user",
         "signup",
-        body=obj(("signup_id", "code"), signup_id=STR, code=STR),
+        body=obj(("signup_id", "code"), signup_id=STR, code=CODE),
         ok=(201, "SignupVerified"),
         errors={
             400: "code_invalid, invalid",
@@ -165,7 +180,7 @@ ROUTES: list[Route] = [
         "Edit names and username (unknown fields are ignored)",
         "me",
         auth=True,
-        body=obj((), first_name=STR, last_name=STR, username=STR),
+        body=obj((), first_name=NAME, last_name=NAME, username=USERNAME),
         ok=(200, "UserOut"),
         errors={
             400: "invalid",
@@ -232,7 +247,7 @@ ROUTES: list[Route] = [
         "Ask to change the email address; a code is mailed to the new address",
         "me",
         auth=True,
-        body=obj(("email", "password"), email=STR, password=STR),
+        body=obj(("email", "password"), email=EMAIL, password=STR),
         ok=(202, "CodeSent"),
         errors={
             400: "invalid",
@@ -249,7 +264,7 @@ ROUTES: list[Route] = [
         "Confirm the new email address with the mailed code",
         "me",
         auth=True,
-        body=obj(("code",), code=STR),
+        body=obj(("code",), code=CODE),
         ok=(200, "UserOut"),
         errors={
             400: "code_invalid, invalid",
@@ -267,7 +282,7 @@ ROUTES: list[Route] = [
         reset.request_link,
         "Mail a password reset link (same answer whether or not the address has an account)",
         "password",
-        body=obj(("email",), email=STR),
+        body=obj(("email",), email=EMAIL),
         ok=(202, "Detail"),
         errors={400: "invalid", 429: "throttled"},
     ),
@@ -289,7 +304,7 @@ ROUTES: list[Route] = [
         body=obj(
             ("uid", "new_password", "re_new_password"),
             uid=STR,
-            new_password=STR,
+            new_password=NEW_PASSWORD,
             re_new_password=STR,
         ),
         ok=(204, None),
@@ -307,7 +322,9 @@ ROUTES: list[Route] = [
         "Change the password; returns a new login and revokes every other",
         "password",
         auth=True,
-        body=obj(("current_password", "new_password"), current_password=STR, new_password=STR),
+        body=obj(
+            ("current_password", "new_password"), current_password=STR, new_password=NEW_PASSWORD
+        ),
         ok=(200, "TokenPair"),
         errors={
             400: "invalid",

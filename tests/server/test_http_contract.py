@@ -159,6 +159,13 @@ async def test_openapi_describes_every_route(client) -> None:
     assert doc["openapi"].startswith("3.1")
     for route in ROUTES:
         assert route.method.lower() in doc["paths"][route.path], route.path
+        if route.body is not None:  # every JSON-body route can answer the body conventions
+            responses = doc["paths"][route.path][route.method.lower()]["responses"]
+            assert {"400", "413", "415"} <= set(responses), route.path
+            assert "parse_error" in responses["400"]["description"]
+    signup = doc["paths"]["/api/auth/signup/"]["post"]["requestBody"]["content"]
+    fields = signup["application/json"]["schema"]["properties"]
+    assert fields["password"]["minLength"] == 8 and fields["email"]["format"] == "email"
     for path in doc["paths"].values():
         for op in path.values():
             for response in op["responses"].values():
