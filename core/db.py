@@ -8,6 +8,7 @@ Autoconnect is off: a query outside `connection()` fails loudly instead of leaki
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,9 +72,28 @@ def is_sqlite() -> bool:
     return isinstance(database.obj, peewee.SqliteDatabase)
 
 
+class BlockingCallOnEventLoop(RuntimeError):
+    """A database call was made on a thread that runs an asyncio event loop."""
+
+
+def _refuse_event_loop_thread() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # no loop on this thread: an executor thread, a CLI, a sync test
+    raise BlockingCallOnEventLoop(
+        "a synchronous database call on the event loop thread would stall every request; "
+        "run it in an executor (server.calls.call)"
+    )
+
+
 @contextlib.contextmanager
 def connection() -> Iterator[None]:
-    """Hold one pooled connection for the duration of a service call on this thread."""
+    """Hold one pooled connection for the duration of a service call on this thread.
+
+    Refuses to run where an event loop runs, so a handler that forgets the executor fails its
+    first test instead of quietly stalling the service."""
+    _refuse_event_loop_thread()
     with database.connection_context():
         yield
 

@@ -6,6 +6,8 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from core import db, mail, outbox
 from core.context import Context
 from core.models import Outbox
@@ -28,6 +30,11 @@ def _enqueue(ctx: Context, n: int) -> None:
                     ref=f"r{i}",
                 ),
             )
+
+
+def _only_row() -> Outbox:
+    with db.connection():
+        return Outbox.get()
 
 
 def test_concurrent_senders_claim_each_mail_once(ctx: Context) -> None:
@@ -92,7 +99,7 @@ def test_a_crashed_sender_only_delays_the_mail(ctx: Context, clock) -> None:
 async def test_smtp_transport_delivers_with_headers_and_both_bodies(
     ctx: Context, inbox: Inbox
 ) -> None:
-    _enqueue(ctx, 2)
+    await asyncio.to_thread(_enqueue, ctx, 2)
     transport = SmtpTransport(inbox.url, ctx.settings.mail_from)
     loop = asyncio.get_running_loop()
     assert await loop.run_in_executor(None, outbox.deliver_due, ctx, transport) == 2
@@ -104,13 +111,12 @@ async def test_smtp_transport_delivers_with_headers_and_both_bodies(
 
 
 async def test_smtp_refusal_is_recorded_not_raised(ctx: Context, inbox: Inbox) -> None:
-    _enqueue(ctx, 1)
+    await asyncio.to_thread(_enqueue, ctx, 1)
     inbox.refuse = True
     transport = SmtpTransport(inbox.url, ctx.settings.mail_from)
     loop = asyncio.get_running_loop()
     assert await loop.run_in_executor(None, outbox.deliver_due, ctx, transport) == 1
-    with db.connection():
-        row = Outbox.get()
+    row = await asyncio.to_thread(_only_row)
     assert row.status == "pending" and "451" in row.last_error
 
 
@@ -121,3 +127,10 @@ def test_smtp_urls() -> None:
     c = SmtpConfig.from_url("smtps://me%40x.org:p%3Ass@mail.example.com")
     assert (c.port, c.username, c.password) == (465, "me@x.org", "p:ss")
     assert SmtpConfig.from_url("smtp+starttls://h").port == 587
+
+
+async def test_database_calls_on_the_event_loop_thread_are_refused(ctx: Context) -> None:
+    """The guard that keeps sync Peewee work off the loop (DESIGN.md) fails loudly."""
+    with pytest.raises(db.BlockingCallOnEventLoop, match="executor"):
+        _enqueue(ctx, 1)
+    assert await asyncio.to_thread(outbox.pending_count) == 0
