@@ -75,6 +75,54 @@ def cmd_createuser(args: argparse.Namespace) -> int:
     return 0
 
 
+def _age(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    """List unsent mail (pending, failing, expired), or retry some or all of it now."""
+    from core import backlog, db, schema
+    from core.context import Context
+
+    settings = _settings(args)
+    db.open_database(settings.database_url)
+    try:
+        schema.migrate()
+        ctx = Context.create(settings)
+        if args.action == "retry":
+            if not args.all and not args.ids:
+                print("name mail ids or give --all", file=sys.stderr)
+                return 2
+            done = backlog.retry(ctx, None if args.all else args.ids)
+            for mail_id, why in sorted(done.refused.items()):
+                print(f"not retried {mail_id}: {why}", file=sys.stderr)
+            print(f"{len(done.retried)} mail(s) due now; a running sender picks them up")
+            return 1 if done.refused and not done.retried else 0
+        rows = backlog.entries(ctx, states=args.state or ())
+    finally:
+        db.close_database()
+    if not rows:
+        print("no unsent mail")
+        return 0
+    now = ctx.clock.now()
+    print(
+        f"{'ID':>6} {'STATE':8} {'AGE':>7} {'TRIES':>5} {'FLOW':16} {'REF':24} "
+        f"{'REQUEST ID':34} {'TO':28} LAST ERROR"
+    )
+    for e in rows:
+        print(
+            f"{e.id:>6} {e.state:8} {_age((now - e.created_at).total_seconds()):>7} "
+            f"{e.attempts:>5} {e.flow:16} {e.ref[:24]:24} {(e.request_id or '-')[:34]:34} "
+            f"{e.to[:28]:28} {(e.last_error or '-')[:120]}"
+        )
+    return 0
+
+
 def cmd_devmail(rest: list[str]) -> int:
     from devmail.__main__ import main as devmail_main
 
@@ -87,67 +135,164 @@ def cmd_tui(rest: list[str]) -> int:
     return tui_main(rest)
 
 
-def _wait_ready(url: str, children: list, timeout: float = 30.0) -> None:  # type: ignore[type-arg]
+def _wait_ready(url: str, children: dict, timeout: float = 30.0) -> None:  # type: ignore[type-arg]
     import time
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(child.poll() is not None for child in children):
-            raise SystemExit(f"a child process exited before {url} was ready; see its log above")
+        for name, child in children.items():
+            if child.poll() is not None:
+                raise SystemExit(f"acctkit dev: {name} exited before {url} was ready; see its log")
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
         except (urllib.error.URLError, OSError):
             time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
+    raise SystemExit(f"acctkit dev: {url} did not answer within {timeout:.0f} s")
+
+
+def _port_holder(port: int) -> str:
+    """Who listens on `port`, as far as /proc tells (Linux, our own processes): "pid 123 (cmd)"."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as lines:
+                next(lines)
+                for line in lines:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(f"socket:[{fields[9]}]")
+        except OSError:
+            continue
+    for pid in filter(str.isdigit, os.listdir("/proc") if inodes else ()):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in fds):
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+                return f"pid {pid} ({command.strip()})"
+        except OSError:
+            continue
+    return "another process" + (" (not ours: /proc does not say which)" if inodes else "")
+
+
+def _taken(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR: a TIME_WAIT left by the last run is not "taken"; a listener still is,
+        # even one that set SO_REUSEPORT (the orphaned serve that used to split requests).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _die_with_parent():  # type: ignore[no-untyped-def]
+    """A preexec_fn that makes the kernel send the child SIGTERM when `acctkit dev` dies, even
+    by SIGKILL (Linux PR_SET_PDEATHSIG); elsewhere the children outlive a SIGKILL."""
+    import signal
+
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork, not in the child
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above ran
+            os._exit(1)
+
+    return arm
 
 
 def cmd_dev(rest: list[str]) -> int:
-    """serve + devmail as children on the defaults (SQLite under ./.acctkit/), then the TUI."""
+    """serve + devmail as children (SQLite under ./.acctkit/), then the TUI. The children die
+    with this process (even on SIGKILL, on Linux); a taken port is refused, naming its holder;
+    the exit status is 1 if a child died on its own."""
+    import signal
     import subprocess
+    import time
 
     parser = argparse.ArgumentParser(prog="acctkit dev", description=cmd_dev.__doc__)
     parser.add_argument("--no-tui", action="store_true", help="run the services until Ctrl-C")
+    parser.add_argument("--port", type=int, default=8000, help="accounts service HTTP port")
+    parser.add_argument("--mail-port", type=int, default=8025, help="devmail HTTP port")
+    parser.add_argument("--smtp-port", type=int, default=1025, help="devmail SMTP port")
     args = parser.parse_args(rest)
-    import signal
+
+    host = "127.0.0.1"
+    ports = {"the accounts service": args.port, "devmail HTTP": args.mail_port}
+    ports["devmail SMTP"] = args.smtp_port
+    for role, port in ports.items():
+        if _taken(host, port):
+            print(
+                f"acctkit dev: port {port} ({role}) is taken by {_port_holder(port)}; "
+                "stop it, or choose other ports (--port, --mail-port, --smtp-port).",
+                file=sys.stderr,
+            )
+            return 1
 
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # so `finally` stops children
-
-    api, mail = "http://127.0.0.1:8000", "http://127.0.0.1:8025"
+    signal.signal(signal.SIGHUP, lambda signum, frame: sys.exit(0))
+    api, mail = f"http://{host}:{args.port}", f"http://{host}:{args.mail_port}"
     log_dir = os.path.join(".acctkit", "logs")
     os.makedirs(log_dir, exist_ok=True)
-    commands = {"serve": ["serve"], "devmail": ["devmail", "--db", ".acctkit/devmail.db"]}
-    children = []
+    commands = {
+        "serve": ["serve", "--host", host, "--port", str(args.port)],
+        "devmail": [
+            "devmail",
+            *("--host", host, "--http-port", str(args.mail_port)),
+            *("--smtp-port", str(args.smtp_port), "--db", ".acctkit/devmail.db"),
+        ],
+    }
+    env = {**os.environ, "ACCTKIT_SMTP_URL": f"smtp://{host}:{args.smtp_port}"}
+    env.setdefault("ACCTKIT_PUBLIC_URL", api)
+    children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in commands.items():
-            log = open(os.path.join(log_dir, f"{name}.log"), "ab")  # noqa: SIM115 - child owns it
-            children.append(
-                subprocess.Popen(
+            with open(os.path.join(log_dir, f"{name}.log"), "ab") as log:
+                children[name] = subprocess.Popen(
                     [sys.executable, "-m", "acctkit", *command],
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    env=env,
+                    process_group=0,  # the terminal's Ctrl+C reaches us; we stop them in turn
+                    preexec_fn=_die_with_parent(),
                 )
-            )
         _wait_ready(api + "/healthz", children)
         _wait_ready(mail + "/livez", children)
-        print(f"acctkit at {api}, devmail at {mail} (logs in {log_dir}/)", flush=True)
+        pids = ", ".join(f"{name} pid {child.pid}" for name, child in children.items())
+        print(f"acctkit at {api}, devmail at {mail} ({pids}; logs in {log_dir}/)", flush=True)
         if args.no_tui:
-            return children[0].wait()
-        from tui.__main__ import main as tui_main
+            while all(child.poll() is None for child in children.values()):
+                time.sleep(0.2)
+            status = 0
+        else:
+            from tui.__main__ import main as tui_main
 
-        return tui_main(["--url", api, "--mail-url", mail])
+            status = tui_main(["--url", api, "--mail-url", mail])
     except KeyboardInterrupt:
-        return 0
+        status = 0
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
+        died = {name: c.returncode for name, c in children.items() if c.poll() is not None}
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in children.values():
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+    for name, code in died.items():
+        print(f"acctkit dev: {name} exited with status {code}; see {log_dir}/{name}.log")
+    return 1 if died else status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +318,21 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--database-url")
     create.set_defaults(func=cmd_createuser)
 
+    box = sub.add_parser("outbox", help="list unsent mail, or retry it now")
+    box.add_argument("--database-url")
+    box.add_argument(
+        "--state",
+        action="append",
+        choices=["pending", "failing", "expired", "failed"],
+        help="only these states (repeatable)",
+    )
+    box.set_defaults(func=cmd_outbox, action="list")
+    box_actions = box.add_subparsers(dest="action")
+    retry = box_actions.add_parser("retry", help="make mail due now: IDs, or --all")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.add_argument("--all", action="store_true", help="every unsent mail")
+    retry.add_argument("--database-url")
+
     for name, text in PASSTHROUGH_HELP.items():
         sub.add_parser(name, help=text, add_help=False)
     return parser
@@ -193,7 +353,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] in PASSTHROUGH:
         return int(PASSTHROUGH[args_list[0]](args_list[1:]) or 0)
     args = build_parser().parse_args(args_list)
-    return int(args.func(args) or 0)
+    from core.settings import SettingsError
+
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:  # a setting the service cannot start with: say which, no trace
+        print(f"acctkit: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

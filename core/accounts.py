@@ -32,12 +32,13 @@ def create_user(
         raise errors.InvalidInput(errors=problems)
     password_hash = ctx.passwords.hash(password)
     with connection(), write_transaction():
-        users.ensure_username_free(policy.casefold_key(username))
+        users.ensure_username_free(username)
         users.ensure_email_free(policy.casefold_key(email))
         with users.unique_identity():
             user = User.create(
                 username=username,
                 username_key=policy.casefold_key(username),
+                username_skeleton=policy.skeleton(username),
                 email=email,
                 email_key=policy.casefold_key(email),
                 first_name=first_name,

@@ -49,9 +49,9 @@ def normalise(submitted: str) -> str:
     return _SEPARATORS.sub("", submitted)
 
 
-def keyed_hash(ctx: Context, flow: str, ref: str, code: str) -> str:
+def keyed_hash(ctx: Context, flow: str, ref: str, code: str, *, key: bytes | None = None) -> str:
     message = f"{flow}:{ref}:{code}".encode()
-    return hmac.new(ctx.secret, message, hashlib.sha256).hexdigest()
+    return hmac.new(key or ctx.code_key, message, hashlib.sha256).hexdigest()
 
 
 def issue(ctx: Context, flow: str, ref: str) -> IssuedCode:
@@ -99,8 +99,13 @@ def consume(
     )
     match = None
     if len(code) == CODE_LENGTH and code.isascii() and code.isdigit():
-        digest = keyed_hash(ctx, flow, owner.id, code)
-        match = next((c for c in candidates if hmac.compare_digest(c.code_hash, digest)), None)
+        # Codes mailed before the code key was derived apart were keyed with the raw secret; they
+        # live minutes, and a mailed code must never turn "wrong" under an upgrade.
+        digests = [keyed_hash(ctx, flow, owner.id, code, key=k) for k in (None, ctx.secret)]
+        match = next(
+            (c for c in candidates if any(hmac.compare_digest(c.code_hash, d) for d in digests)),
+            None,
+        )
     if match is not None and match.used_at is None:
         if match.superseded_at is not None:
             newest = candidates[0].seq

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from core import keyring
 from core.clock import Clock, SystemClock
 from core.passwords import Passwords
 from core.settings import Settings
@@ -27,9 +28,23 @@ class Context:
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock | None = None) -> Context:
-        settings.require_secret()
+        keyring.load(settings.require_secret(), settings.jwt_algorithm, settings.jwt_private_keys)
         return cls(settings=settings, passwords=Passwords(settings), clock=clock or SystemClock())
 
     @property
     def secret(self) -> bytes:
+        """The raw ACCTKIT_SECRET_KEY. New keys are derived from it (`keys`, `code_key`); used
+        directly only for what was keyed with it before the split (kid-less HS256 tokens, codes
+        in flight) and for the reset page's CSRF tokens."""
         return self.settings.require_secret().encode()
+
+    @property
+    def keys(self) -> keyring.KeyRing:
+        """The token keys (loaded once per settings; Context.create loads them up front)."""
+        s = self.settings
+        return keyring.load(s.require_secret(), s.jwt_algorithm, s.jwt_private_keys)
+
+    @property
+    def code_key(self) -> bytes:
+        """The HMAC key of codes and reset UIDs, derived apart from the token keys."""
+        return keyring.code_key(self.settings.require_secret())

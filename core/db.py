@@ -19,6 +19,8 @@ import peewee
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
+from core import redaction
+
 database = peewee.DatabaseProxy()
 
 SQLITE_PRAGMAS = {
@@ -33,6 +35,7 @@ Q = TypeVar("Q", bound=peewee.SelectQuery)
 
 def open_database(url: str, *, max_connections: int = 32) -> peewee.Database:
     """Open (lazily) the database named by `url` and bind the models' proxy to it."""
+    redaction.quiet_query_parameters()
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         path = url.removeprefix("sqlite:///")
@@ -132,7 +135,7 @@ def locked_skip(query: Q) -> Q:
 def integrity_target(exc: peewee.IntegrityError) -> str:
     """Name the unique column an IntegrityError is about, for both SQLite and PostgreSQL wording."""
     message = str(exc)
-    for column in ("username_key", "email_key"):
+    for column in ("username_key", "username_skeleton", "email_key"):
         if column in message:
             return column
     return ""

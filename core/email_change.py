@@ -172,5 +172,6 @@ def _code_mail(
         ref=change.id,
         seq=issued.seq,
         ttl=ctx.settings.code_ttl,
+        expires_at=issued.expires_at,
         purpose="confirm this as the new email address of your acctkit account",
     )

@@ -214,3 +214,26 @@ class AvatarNotFound(AccountError):
     status = 404
     title = "No avatar"
     default_detail = "This user has no avatar."
+
+
+class SessionNotFound(AccountError):
+    code = "session_not_found"
+    status = 404
+    title = "Session not found"
+    default_detail = "You have no live session with that id."
+
+
+class NoPublicKeys(AccountError):
+    code = "no_public_keys"
+    status = 404
+    title = "No public keys"
+    default_detail = (
+        "Tokens are signed with a shared secret (ACCTKIT_JWT_ALG=HS256): there are no public keys."
+    )
+
+
+class NotReady(AccountError):
+    code = "not_ready"
+    status = 503
+    title = "Service Unavailable"
+    default_detail = "The service cannot reach its database."

@@ -1,12 +1,14 @@
 """The mails acctkit sends, rendered from the very values the transaction stores.
 
 Each mail names its flow, ref and seq (as X-Acctkit-* headers and in the text), so a person or a
-test can tell which request a code belongs to and whether a newer one replaced it.
+test can tell which request a code belongs to and whether a newer one replaced it. A mail also
+knows when what it carries expires: the outbox retries it until then, and no longer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
 
@@ -19,6 +21,7 @@ class Mail:
     flow: str
     ref: str
     seq: int = 1
+    expires_at: datetime | None = None  # of the code or link it carries; None for a notice
 
     @property
     def headers(self) -> dict[str, str]:
@@ -43,7 +46,16 @@ def _minutes(seconds: int) -> str:
 
 
 def code_mail(
-    *, to: str, name: str, code: str, flow: str, ref: str, seq: int, ttl: int, purpose: str
+    *,
+    to: str,
+    name: str,
+    code: str,
+    flow: str,
+    ref: str,
+    seq: int,
+    ttl: int,
+    expires_at: datetime,
+    purpose: str,
 ) -> Mail:
     """A mail carrying a one-time code. `purpose` is a phrase like "finish signing up"."""
     later = (
@@ -70,10 +82,19 @@ def code_mail(
         if seq > 1
         else ("Your acctkit verification code")
     )
-    return Mail(to=to, subject=subject, text=text, html=html, flow=flow, ref=ref, seq=seq)
+    return Mail(
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        flow=flow,
+        ref=ref,
+        seq=seq,
+        expires_at=expires_at,
+    )
 
 
-def reset_mail(*, to: str, name: str, link: str, ref: str, ttl: int) -> Mail:
+def reset_mail(*, to: str, name: str, link: str, ref: str, ttl: int, expires_at: datetime) -> Mail:
     text = (
         f"Hi {name},\n\n"
         "Someone asked to reset the password of your acctkit account. To choose a new password,\n"
@@ -97,6 +118,7 @@ def reset_mail(*, to: str, name: str, link: str, ref: str, ttl: int) -> Mail:
         html=html,
         flow="password-reset",
         ref=ref,
+        expires_at=expires_at,
     )
 
 

@@ -56,6 +56,9 @@ class User(BaseModel):
     id = NeverReusedAutoField()
     username = pw.CharField(max_length=150)
     username_key = pw.CharField(max_length=150, unique=True)
+    # UTS #39 skeleton: look-alike usernames collide here. NULL only for a look-alike that
+    # already existed when the column was added (see core/schema.py, version 2).
+    username_skeleton = pw.TextField(null=True, unique=True)
     email = pw.CharField(max_length=254)
     email_key = pw.CharField(max_length=254, unique=True)
     first_name = pw.CharField(max_length=150, default="")
@@ -127,6 +130,21 @@ class PasswordReset(BaseModel):
     invalidated_at = UTCDateTimeField(null=True)
 
 
+class Login(BaseModel):
+    """One signed-in session: a refresh-token family and every access token minted from it.
+
+    Access tokens name their login (the `fam` claim), so revoking this row kills them at once on
+    every instance, checked in the same indexed read as the user's `token_version`."""
+
+    id = pw.CharField(primary_key=True, max_length=43)
+    user = pw.ForeignKeyField(User, on_delete="CASCADE", index=True)
+    created_at = UTCDateTimeField()
+    last_used_at = UTCDateTimeField()
+    ip = pw.CharField(max_length=64, null=True)
+    user_agent = pw.CharField(max_length=255, null=True)
+    revoked_at = UTCDateTimeField(null=True)
+
+
 class RefreshToken(BaseModel):
     """One issued refresh token; `family` groups every token descended from one login."""
 
@@ -170,6 +188,12 @@ class Outbox(BaseModel):
     created_at = UTCDateTimeField()
     sent_at = UTCDateTimeField(null=True)
     last_error = pw.TextField(null=True)
+    # Schema version 2: what the mail carries expires at `expires_at` (null for a notice); it is
+    # retried until `give_up_at`; `claimed_by` names the sender whose lease next_try_at is.
+    request_id = pw.CharField(max_length=128, null=True)
+    expires_at = UTCDateTimeField(null=True)
+    give_up_at = UTCDateTimeField(null=True)
+    claimed_by = pw.CharField(max_length=64, null=True)
 
     class Meta:
         indexes = ((("status", "next_try_at"), False),)
@@ -189,6 +213,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     EmailChange,
     Code,
     PasswordReset,
+    Login,
     RefreshToken,
     Avatar,
     Outbox,

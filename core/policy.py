@@ -12,11 +12,16 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 from importlib.resources import files
 
+import disarm
+
 USERNAME_RE = re.compile(r"^[\w.@+-]+\Z")
 USERNAME_MAX = 150
 NAME_MAX = 150
 EMAIL_MAX = 254
 PASSWORD_MAX = 1024
+
+# A DNS host name's label (RFC 1123), after IDNA: what a mail domain can actually be.
+DOMAIN_LABEL_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 
 FieldErrors = dict[str, list[str]]
 
@@ -24,6 +29,13 @@ FieldErrors = dict[str, list[str]]
 def casefold_key(value: str) -> str:
     """The key that makes two spellings of one name collide: NFKC, then casefold."""
     return unicodedata.normalize("NFKC", value).casefold()
+
+
+def skeleton(username: str) -> str:
+    """The UTS #39 confusable skeleton (disarm's, with TR39's 1/l/I and 0/O classes). Usernames
+    with one skeleton look alike (`admin`, and `admin` spelt with a Cyrillic a or a dotless i),
+    so they are one username. A stored skeleton is a key, never shown."""
+    return disarm.skeleton_key(username, digit_policy="tr39")
 
 
 def username_problems(username: str) -> list[str]:
@@ -34,6 +46,8 @@ def username_problems(username: str) -> list[str]:
         problems.append(f"Ensure this field has no more than {USERNAME_MAX} characters.")
     if not USERNAME_RE.match(username):
         problems.append("Use only letters, digits and the characters @ . + - _.")
+    elif not skeleton(username):
+        problems.append("Use letters or digits that can be seen.")
     return problems
 
 
@@ -64,8 +78,10 @@ def email_problems(email: str) -> list[str]:
     ):
         return ["Enter a valid email address."]
     try:
-        domain.encode("idna")
+        ascii_domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
+        return ["Enter a valid email address."]
+    if not all(DOMAIN_LABEL_RE.match(label) for label in ascii_domain.split(".")):
         return ["Enter a valid email address."]
     return []
 

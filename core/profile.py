@@ -80,9 +80,10 @@ def update(ctx: Context, user_id: int, changes: ProfileChanges) -> users.UserVie
             user.last_name = last_name
         if username is not None:
             key = policy.casefold_key(username)
-            users.ensure_username_free(key, except_user=user.id)
+            users.ensure_username_free(username, except_user=user.id)
             user.username = username
             user.username_key = key
+            user.username_skeleton = policy.skeleton(username)
         with users.unique_identity():
             user.save()
         return users.view(user)

@@ -4,6 +4,7 @@ worker and every host shares them. `count` requests may burst; they refill over 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +26,15 @@ class Limit:
 
 
 LOGIN_PER_IP = Limit("login-ip", 30, 60)
+# Failed logins count against the identifier as typed, known or not, so the answers never tell
+# which identifiers have accounts. Per identifier and client address: one noisy address cannot
+# lock the owner out from another. Per identifier, every address together: the account-wide
+# bound of NIST SP 800-63B 5.2.2 (at most 100 failures in a row; a success or a new password
+# clears it). The budget refills over 30 days, one guess per 7.2 h: slow enough that the bound
+# holds in practice, and no account is locked for good (a reset link always gets the owner in).
+LOGIN_FAILURES_PER_IDENTIFIER_AND_IP = Limit("login-id-ip", 10, 900)
+LOGIN_FAILURES_PER_IDENTIFIER = Limit("login-id", 100, 30 * 86400)
+# Wrong passwords typed by a signed-in user confirming a change (core.reauth).
 LOGIN_FAILURES_PER_ACCOUNT = Limit("login-account", 10, 900)
 SIGNUP_PER_IP = Limit("signup-ip", 50, 3600)
 RESET_PER_IP = Limit("reset-ip", 10, 900)
@@ -35,28 +45,71 @@ def _retry_after(allow_at: datetime, now: datetime) -> int:
     return max(1, math.ceil((allow_at - now).total_seconds()))
 
 
-def hit(ctx: Context, limit: Limit, subject: str, *, consume: bool = True) -> int | None:
-    """Count one request for `subject`; return seconds to wait if it is over the limit.
+def _key(limit: Limit, subject: str) -> str:
+    return f"{limit.name}:{subject}"[:255]
 
-    With consume=False it only peeks (used to refuse a login before spending a hash on it).
-    Call inside no transaction: it opens its own, short one.
-    """
-    if not ctx.settings.ratelimit:
+
+Check = tuple[Limit, str]  # a limit and the subject it counts
+
+
+def _wait(limit: Limit, tat: datetime, now: datetime) -> int | None:
+    """Seconds until one more request fits under `limit` for a key at `tat`, or None if it
+    fits now."""
+    allow_at = max(tat, now) + limit.interval - timedelta(seconds=limit.period)
+    return _retry_after(allow_at, now) if now < allow_at else None
+
+
+def peek_all(ctx: Context, checks: Sequence[Check]) -> int | None:
+    """The longest wait before one more request fits under every check; counts nothing.
+
+    A plain read, no lock: used to refuse a login before spending a hash on it, so a flood of
+    attempts does not queue on the database write lock just to be told no."""
+    if not ctx.settings.ratelimit or not checks:
         return None
-    key = f"{limit.name}:{subject}"[:255]
+    limits = {_key(limit, subject): limit for limit, subject in checks}
     now = ctx.clock.now()
-    period = timedelta(seconds=limit.period)
+    rows = RateLimit.select().where(RateLimit.key.in_(list(limits)))
+    waits = [w for row in rows if (w := _wait(limits[row.key], row.tat, now)) is not None]
+    return max(waits, default=None)
+
+
+def hit_all(ctx: Context, checks: Sequence[Check]) -> int | None:
+    """Count one request under each check, in one short transaction; return the longest wait
+    if any of them is over its limit (that one counts nothing; the others still count).
+
+    Call inside no transaction: it opens its own.
+    """
+    if not ctx.settings.ratelimit or not checks:
+        return None
+    limits = {_key(limit, subject): limit for limit, subject in checks}
+    now = ctx.clock.now()
+    waits: list[int] = []
     with write_transaction():
-        RateLimit.insert(key=key, tat=now).on_conflict_ignore().execute()
-        row = locked(RateLimit.select().where(RateLimit.key == key)).get()
-        tat = max(row.tat, now)
-        new_tat = tat + limit.interval
-        allow_at = new_tat - period
-        if now < allow_at:
-            return _retry_after(allow_at, now)
-        if consume:
-            RateLimit.update(tat=new_tat).where(RateLimit.key == key).execute()
-    return None
+        for key in limits:
+            RateLimit.insert(key=key, tat=now).on_conflict_ignore().execute()
+        query = RateLimit.select().where(RateLimit.key.in_(list(limits))).order_by(RateLimit.key)
+        for row in list(locked(query)):
+            limit = limits[row.key]
+            wait = _wait(limit, row.tat, now)
+            if wait is not None:
+                waits.append(wait)
+                continue
+            new_tat = max(row.tat, now) + limit.interval
+            RateLimit.update(tat=new_tat).where(RateLimit.key == row.key).execute()
+    return max(waits, default=None)
+
+
+def peek(ctx: Context, limit: Limit, subject: str) -> int | None:
+    """Seconds to wait if one more request for `subject` would be over the limit (see
+    `peek_all`)."""
+    return peek_all(ctx, [(limit, subject)])
+
+
+def hit(ctx: Context, limit: Limit, subject: str, *, consume: bool = True) -> int | None:
+    """Count one request for `subject`; return seconds to wait if it is over the limit (and then
+    count nothing). With consume=False it only peeks (see `peek_all`)."""
+    checks = [(limit, subject)]
+    return hit_all(ctx, checks) if consume else peek_all(ctx, checks)
 
 
 def enforce(
@@ -71,4 +124,10 @@ def enforce(
 
 
 def reset(ctx: Context, limit: Limit, subject: str) -> None:
-    RateLimit.delete().where(RateLimit.key == f"{limit.name}:{subject}"[:255]).execute()
+    RateLimit.delete().where(RateLimit.key == _key(limit, subject)).execute()
+
+
+def reset_prefix(ctx: Context, limit: Limit, prefix: str) -> None:
+    """Forget every subject of `limit` that starts with `prefix` (which must not contain SQL
+    LIKE wildcards: callers pass hex digests)."""
+    RateLimit.delete().where(RateLimit.key.startswith(_key(limit, prefix))).execute()

@@ -27,7 +27,7 @@ from core import errors, mail, outbox, policy, ratelimit, reauth, users
 from core.context import Context
 from core.db import connection, locked, write_transaction
 from core.models import PasswordReset, User
-from core.sessions import issue_pair, revoke_all
+from core.sessions import NO_CLIENT, Client, forget_failed_logins, issue_pair, revoke_all
 from core.tokens import TokenPair
 
 FLOW = "password-reset"
@@ -58,7 +58,7 @@ class ResetStatus:
 
 
 def keyed_hash(ctx: Context, uid: str) -> str:
-    return hmac.new(ctx.secret, _PURPOSE + uid.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(ctx.code_key, _PURPOSE + uid.encode(), hashlib.sha256).hexdigest()
 
 
 def _digest_or_invalid(ctx: Context, uid: object) -> str:
@@ -130,7 +130,7 @@ def request(ctx: Context, email: str, *, ip: str = "") -> ResetRequested:
             invalidate_outstanding(user.id if user is not None else 0, now)
             if user is not None:
                 ttl = ctx.settings.reset_ttl
-                PasswordReset.create(
+                created = PasswordReset.create(
                     id=reset_id,
                     user=user.id,
                     uid_hash=digest,
@@ -141,7 +141,12 @@ def request(ctx: Context, email: str, *, ip: str = "") -> ResetRequested:
                 outbox.enqueue(
                     ctx,
                     mail.reset_mail(
-                        to=user.email, name=_name(user), link=link, ref=reset_id, ttl=ttl
+                        to=user.email,
+                        name=_name(user),
+                        link=link,
+                        ref=reset_id,
+                        ttl=ttl,
+                        expires_at=created.expires_at,
                     ),
                     user=user,
                 )
@@ -189,7 +194,13 @@ def confirm(ctx: Context, uid: str, new_password: str, re_new_password: str) -> 
 
 
 def change_password(
-    ctx: Context, user_id: int, token_version: int, current_password: str, new_password: str
+    ctx: Context,
+    user_id: int,
+    token_version: int,
+    current_password: str,
+    new_password: str,
+    *,
+    client: Client = NO_CLIENT,
 ) -> TokenPair:
     """Change the password of a signed-in user who knows the current one. Run in the hashing pool.
 
@@ -212,7 +223,7 @@ def change_password(
         _set_password(
             ctx, user, new_hash, ref=ctx.random.token_urlsafe(16), how="from a signed-in session"
         )
-        return issue_pair(ctx, user)
+        return issue_pair(ctx, user, client=client)
 
 
 def _name(user: User) -> str:
@@ -237,6 +248,7 @@ def _set_password(ctx: Context, user: User, new_hash: str, *, ref: str, how: str
     User.update(password_hash=new_hash).where(User.id == user.id).execute()
     user.password_hash = new_hash
     revoke_all(ctx, user)
+    forget_failed_logins(ctx, user)
     invalidate_outstanding(user.id, now)
     when = now.strftime("%Y-%m-%d %H:%M UTC")
     notice = mail.notice_mail(

@@ -1,35 +1,88 @@
-"""Logins: issuing token pairs, refresh rotation with reuse detection, revocation.
+"""Logins: issuing token pairs, refresh rotation with reuse detection, revocation, throttling.
 
-A login is a refresh-token *family*. Each refresh spends its token and issues a child; presenting
-a spent token again means it was stolen or raced, so the whole family is revoked (SimpleJWT's
-rotation plus OAuth 2.0 BCP reuse detection). Access tokens carry the user's `token_version`;
-bumping it kills every access token at once with one indexed read per check.
+A login (`models.Login`) is a refresh-token *family*. Each refresh spends its token and issues a
+child; presenting a spent token again means it was stolen or raced, so the whole login is revoked
+(SimpleJWT's rotation plus OAuth 2.0 BCP reuse detection). Access tokens name their login in the
+`fam` claim and carry the user's `token_version`; one indexed read of the user joined to the
+login (both by primary key) decides whether an access token is still good, so ending a login, or
+bumping the version, kills its access tokens at once on every instance. Access tokens minted
+before logins existed carry no `fam` and keep the `token_version` rule alone until they expire.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from core import errors, ratelimit, tokens, users
+import peewee
+
+from core import errors, policy, ratelimit, tokens, users
 from core.context import Context
-from core.db import connection, locked, write_transaction
-from core.models import RefreshToken, User
+from core.db import connection, database, locked, write_transaction
+from core.models import Avatar, Login, RefreshToken, User
 from core.tokens import TokenPair
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a login was started from, as the list of sessions shows it to its owner."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+
+NO_CLIENT = Client()
 
 
 @dataclass(frozen=True)
 class AuthenticatedUser:
     id: int
     token_version: int
+    login_id: str | None = None  # None for access tokens minted before logins existed
+
+
+@dataclass(frozen=True)
+class LoginView:
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool
+
+
+def _printable(value: str, limit: int) -> str | None:
+    """Header text as the database can store it: no control characters or lone surrogates (a
+    User-Agent with undecodable bytes arrives with them), and bounded."""
+    cleaned = "".join(ch for ch in value if ch.isprintable())[:limit].strip()
+    return cleaned or None
 
 
 def issue_pair(
-    ctx: Context, user: User, *, family: str | None = None, parent: str | None = None
+    ctx: Context,
+    user: User,
+    *,
+    client: Client = NO_CLIENT,
+    family: str | None = None,
+    parent: str | None = None,
 ) -> TokenPair:
-    """Store a new refresh token (a new login unless `family` is given) and sign both tokens.
-    Call inside a write transaction."""
+    """Sign a refresh and an access token of login `family`, or of a new login started from
+    `client` when no family is given. Call inside a write transaction."""
+    now = ctx.clock.now()
+    if family is None:
+        family = ctx.random.token_urlsafe(16)
+        Login.create(
+            id=family,
+            user=user.id,
+            created_at=now,
+            last_used_at=now,
+            ip=_printable(client.ip, 64),
+            user_agent=_printable(client.user_agent, 255),
+        )
     jti = ctx.random.token_urlsafe(24)
-    family = family or jti
     refresh, expires_at = tokens.encode(
         ctx,
         typ="refresh",
@@ -43,7 +96,7 @@ def issue_pair(
         user=user.id,
         family=family,
         parent=parent,
-        created_at=ctx.clock.now(),
+        created_at=now,
         expires_at=expires_at,
     )
     access, _ = tokens.encode(
@@ -52,43 +105,106 @@ def issue_pair(
         user_id=user.id,
         token_version=user.token_version,
         jti=ctx.random.token_urlsafe(16),
+        family=family,
     )
     return TokenPair(access=access, refresh=refresh)
 
 
-def login(ctx: Context, identifier: str, password: str, *, ip: str = "") -> TokenPair:
-    """Check a password and start a login. Unknown users cost one real argon2 verification too,
-    so timing does not tell which usernames exist."""
+def _identifier_digest(ctx: Context, identifier: str) -> str:
+    """The identifier as typed, normalised the way lookups normalise it, and keyed-hashed: the
+    rate-limit table must not keep what people type into the username field (often a password)."""
+    key = policy.casefold_key(identifier.strip()).encode("utf-8", "surrogatepass")
+    return hmac.new(ctx.code_key, b"login-identifier\0" + key, hashlib.sha256).hexdigest()[:32]
+
+
+def _throttles(ctx: Context, identifier: str, ip: str) -> list[ratelimit.Check]:
+    digest = _identifier_digest(ctx, identifier)
+    return [
+        (ratelimit.LOGIN_FAILURES_PER_IDENTIFIER_AND_IP, f"{digest}:{ip}"),
+        (ratelimit.LOGIN_FAILURES_PER_IDENTIFIER, digest),
+    ]
+
+
+def _too_many(wait: int | None) -> errors.TooManyAttempts | None:
+    if wait is None:
+        return None
+    return errors.TooManyAttempts(
+        f"Too many failed logins. Try again in {wait} s.", retry_after=wait
+    )
+
+
+def login(ctx: Context, identifier: str, password: str, *, client: Client = NO_CLIENT) -> TokenPair:
+    """Check a password and start a login.
+
+    Whether the identifier names a user changes nothing an outsider can see: unknown users cost
+    one real argon2 verification too, and failures count against the identifier as typed, known
+    or not, so the same statuses come at the same counts. Only failures write; the throttles are
+    peeked with a plain read, then peeked again under the write lock before a success is
+    accepted, so guesses raced past the first peek cannot win once the budget is spent.
+    """
+    throttles = _throttles(ctx, identifier, client.ip)
     with connection():
-        if ip:
-            ratelimit.enforce(ctx, ratelimit.LOGIN_PER_IP, ip, errors.TooManyAttempts)
+        if client.ip:
+            ratelimit.enforce(ctx, ratelimit.LOGIN_PER_IP, client.ip, errors.TooManyAttempts)
+        refused = _too_many(ratelimit.peek_all(ctx, throttles))
+        if refused is not None:
+            raise refused
         user = users.find_by_login(identifier)
-        account = f"{user.id}" if user else ""
-        if user is not None:
-            retry = ratelimit.hit(ctx, ratelimit.LOGIN_FAILURES_PER_ACCOUNT, account, consume=False)
-            if retry is not None:
-                raise errors.TooManyAttempts(
-                    f"Too many failed logins for this account. Try again in {retry} s.",
-                    retry_after=retry,
-                )
     if user is None:
         ctx.passwords.verify_dummy(password)
-        raise errors.InvalidCredentials()
-    if not ctx.passwords.verify(user.password_hash, password):
+        correct = False
+    else:
+        correct = ctx.passwords.verify(user.password_hash, password)
+    if not correct:
         with connection():
-            ratelimit.hit(ctx, ratelimit.LOGIN_FAILURES_PER_ACCOUNT, account)
-        raise errors.InvalidCredentials()
+            # A failure the budget had no room for (raced past the peek) is answered as throttled.
+            refused = _too_many(ratelimit.hit_all(ctx, throttles))
+        raise refused or errors.InvalidCredentials()
+    assert user is not None
     rehash = ctx.passwords.needs_rehash(user.password_hash)
     new_hash = ctx.passwords.hash(password) if rehash else None
     with connection(), write_transaction():
+        refused = _too_many(ratelimit.peek_all(ctx, throttles))
+        if refused is not None:
+            raise refused
         user = locked(User.select().where(User.id == user.id)).get_or_none()
         if user is None:
             raise errors.InvalidCredentials()
         user.last_login = ctx.clock.now()
+        changed = [User.last_login]
         if new_hash is not None:
             user.password_hash = new_hash
-        user.save()
-        return issue_pair(ctx, user)
+            changed.append(User.password_hash)
+        user.save(only=changed)  # not every column: a login changes these
+        # A success clears the consecutive failures (NIST SP 800-63B 5.2.2) of this identifier
+        # and of this address; another address's failures stay counted against that address.
+        for limit, subject in throttles:
+            ratelimit.reset(ctx, limit, subject)
+        return issue_pair(ctx, user, client=client)
+
+
+def forget_failed_logins(ctx: Context, user: User) -> None:
+    """A new password set through a reset or a change clears the failures counted against the
+    user's username and address, so an owner locked out by someone else's guesses gets back in.
+    Call inside a write transaction."""
+    for identifier in (user.username_key, user.email_key):
+        digest = _identifier_digest(ctx, identifier)
+        ratelimit.reset(ctx, ratelimit.LOGIN_FAILURES_PER_IDENTIFIER, digest)
+        ratelimit.reset_prefix(ctx, ratelimit.LOGIN_FAILURES_PER_IDENTIFIER_AND_IP, f"{digest}:")
+
+
+def _locked_login(family: str | None) -> Login | None:
+    if family is None:
+        return None
+    return locked(Login.select().where(Login.id == family)).get_or_none()
+
+
+def _end_login(login_id: str, now: datetime) -> None:
+    """Revoke the login and every refresh token of it; its access tokens die with the row."""
+    Login.update(revoked_at=now).where(Login.id == login_id, Login.revoked_at.is_null()).execute()
+    RefreshToken.update(revoked_at=now).where(
+        RefreshToken.family == login_id, RefreshToken.revoked_at.is_null()
+    ).execute()
 
 
 def refresh(ctx: Context, refresh_token: str) -> TokenPair:
@@ -96,44 +212,57 @@ def refresh(ctx: Context, refresh_token: str) -> TokenPair:
     now = ctx.clock.now()
     with connection():
         with write_transaction():
+            # Login before token, in every path that locks both, so PostgreSQL never deadlocks.
+            login = _locked_login(claims.family)
             row = locked(RefreshToken.select().where(RefreshToken.jti == claims.jti)).get_or_none()
             user = User.get_or_none(User.id == claims.user_id)
-            if row is None or user is None or row.revoked_at is not None:
+            if (
+                row is None
+                or user is None
+                or login is None
+                or row.revoked_at is not None
+                or login.revoked_at is not None
+                or row.family != login.id
+                or login.user_id != user.id
+            ):
                 raise errors.TokenInvalid("Token is revoked or unknown.")
             if user.token_version != claims.token_version:
                 raise errors.TokenInvalid("Token was revoked by a logout or password change.")
             if row.spent_at is None:
                 row.spent_at = now
                 row.save()
-                return issue_pair(ctx, user, family=row.family, parent=row.jti)
-            _revoke_family(row.family, now)
+                Login.update(last_used_at=now).where(Login.id == login.id).execute()
+                return issue_pair(ctx, user, family=login.id, parent=row.jti)
+            _end_login(login.id, now)
         # Committed the revocation above; only now report the reuse.
         raise errors.TokenReused()
 
 
-def _revoke_family(family: str, now) -> int:  # type: ignore[no-untyped-def]
-    return (
-        RefreshToken.update(revoked_at=now)
-        .where(RefreshToken.family == family, RefreshToken.revoked_at.is_null())
-        .execute()
-    )
-
-
 def revoke(ctx: Context, refresh_token: str) -> None:
-    """Log out of one login: every token of the refresh token's family stops working."""
+    """Log out of one login: its refresh tokens and its access tokens stop working at once."""
     claims = tokens.decode(ctx, refresh_token, "refresh")
     with connection(), write_transaction():
+        login = _locked_login(claims.family)
         row = locked(RefreshToken.select().where(RefreshToken.jti == claims.jti)).get_or_none()
-        if row is None or row.revoked_at is not None:
+        if (
+            row is None
+            or login is None
+            or row.revoked_at is not None
+            or login.revoked_at is not None
+            or row.family != login.id
+        ):
             raise errors.TokenInvalid("Token is revoked or unknown.")
-        _revoke_family(row.family, ctx.clock.now())
+        _end_login(login.id, ctx.clock.now())
 
 
 def revoke_all(ctx: Context, user: User) -> None:
-    """Every access and refresh token of `user` dies at once. Call inside a write transaction."""
+    """Every login of `user`, with its access and refresh tokens, dies at once. Call inside a
+    write transaction that has locked the user."""
+    now = ctx.clock.now()
     User.update(token_version=User.token_version + 1).where(User.id == user.id).execute()
     user.token_version += 1
-    RefreshToken.update(revoked_at=ctx.clock.now()).where(
+    Login.update(revoked_at=now).where(Login.user == user.id, Login.revoked_at.is_null()).execute()
+    RefreshToken.update(revoked_at=now).where(
         RefreshToken.user == user.id, RefreshToken.revoked_at.is_null()
     ).execute()
 
@@ -147,21 +276,61 @@ def logout_all(ctx: Context, user_id: int) -> None:
 
 
 def authenticate(ctx: Context, access_token: str) -> AuthenticatedUser:
-    """The user an access token stands for, if it is still valid: one indexed read."""
+    """The user an access token stands for, if it is still valid: one indexed read, the user
+    joined to the token's login by primary keys. It writes nothing (`last_used_at` moves on
+    refresh), so authenticated reads stay reads."""
     claims = tokens.decode(ctx, access_token, "access")
+    user, _ = _authenticated_row(claims, view=False)
+    return user
+
+
+def _authenticated_row(
+    claims: tokens.Claims, *, view: bool
+) -> tuple[AuthenticatedUser, tuple[Any, ...]]:
+    """Run the authenticate read (with the user view's columns if `view`) and check the token
+    against it; returns the user and the view's columns. Never cached: every call reads the row,
+    so a revoked token or login fails on every instance at once."""
+    named = claims.family is not None
+    params = [claims.family, claims.user_id] if named else [claims.user_id]
     with connection():
-        row = (
-            User.select(User.id, User.token_version, User.date_joined)
-            .where(User.id == claims.user_id)
-            .get_or_none()
-        )
-    if row is None or row.token_version != claims.token_version:
+        row = database.execute_sql(_authenticate_sql(named, view), params).fetchone()
+    if row is None or row[1] != claims.token_version:
         raise errors.TokenInvalid("Token was revoked.")
+    if named and row[3] is not None:
+        raise errors.TokenInvalid("Token was revoked: its login has ended.")
     # SQLite hands a deleted user's id to the next new user (rowid reuse); a token issued before
     # this user existed belonged to someone else. (`iat` has whole seconds.)
-    if claims.issued_at < row.date_joined.replace(microsecond=0):
+    date_joined = User.date_joined.python_value(row[2])
+    if claims.issued_at < date_joined.replace(microsecond=0):
         raise errors.TokenInvalid("Token was issued to a deleted account.")
-    return AuthenticatedUser(id=row.id, token_version=row.token_version)
+    user = AuthenticatedUser(id=row[0], token_version=row[1], login_id=claims.family)
+    return user, (date_joined, *row[4 if named else 3 :])
+
+
+_AUTHENTICATE_SQL: dict[tuple[type, bool, bool], str] = {}
+_VIEW_COLUMNS = (User.username, User.email, User.first_name, User.last_name, User.email_verified)
+
+
+def _authenticate_sql(named: bool, view: bool = False) -> str:
+    """The read behind every authenticated request, compiled once per backend: building it with
+    Peewee on each call cost more than running it. Parameters: [login id,] user id. With `view`
+    it also reads what GET /api/me/ shows, and whether an avatar exists, in the same statement."""
+    key = (type(database.obj), named, view)
+    sql = _AUTHENTICATE_SQL.get(key)
+    if sql is None:
+        query = User.select(User.id, User.token_version, User.date_joined)
+        if named:
+            query = query.select_extend(Login.revoked_at).join(
+                Login, on=(Login.id == "login") & (Login.user == User.id)
+            )
+        if view:
+            avatar = Avatar.select(Avatar.user).where(Avatar.user == User.id)
+            query = query.select_extend(*_VIEW_COLUMNS, peewee.fn.EXISTS(avatar))
+        sql, params = query.where(User.id == 7).sql()
+        if list(params) != (["login", 7] if named else [7]):
+            raise RuntimeError(f"unexpected parameters in the authenticate query: {params}")
+        _AUTHENTICATE_SQL[key] = sql
+    return sql
 
 
 def verify(ctx: Context, token: str) -> None:
@@ -173,16 +342,83 @@ def verify(ctx: Context, token: str) -> None:
     with connection():
         row = RefreshToken.get_or_none(RefreshToken.jti == claims.jti)
         user = User.get_or_none(User.id == claims.user_id)
+        login = Login.get_or_none(Login.id == claims.family) if claims.family else None
     if (
         row is None
         or user is None
+        or login is None
         or row.revoked_at is not None
         or row.spent_at is not None
+        or login.revoked_at is not None
+        or row.family != login.id
         or user.token_version != claims.token_version
     ):
         raise errors.TokenInvalid("Token is revoked or spent.")
 
 
+def list_logins(ctx: Context, user_id: int, current: str | None = None) -> list[LoginView]:
+    """The user's live logins, most recently used first: not revoked, and holding a refresh
+    token that is neither spent nor expired (a login whose last token lapsed cannot come back)."""
+    now = ctx.clock.now()
+    live_token = RefreshToken.select(RefreshToken.jti).where(
+        RefreshToken.family == Login.id,
+        RefreshToken.spent_at.is_null(),
+        RefreshToken.revoked_at.is_null(),
+        RefreshToken.expires_at > now,
+    )
+    with connection():
+        rows = list(
+            Login.select()
+            .where(
+                Login.user == user_id,
+                Login.revoked_at.is_null(),
+                peewee.fn.EXISTS(live_token),
+            )
+            .order_by(Login.last_used_at.desc(), Login.created_at.desc(), Login.id)
+        )
+    return [
+        LoginView(
+            id=row.id,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            ip=row.ip,
+            user_agent=row.user_agent,
+            current=row.id == current,
+        )
+        for row in rows
+    ]
+
+
+def end_login(ctx: Context, user_id: int, login_id: str) -> None:
+    """End one of the user's own logins (GET /api/me/sessions/ lists them). Another user's login,
+    an unknown id and an already ended login are all the same 404: ids are not probed."""
+    if not isinstance(login_id, str) or not 0 < len(login_id) <= 43 or not login_id.isascii():
+        raise errors.SessionNotFound()
+    with connection(), write_transaction():
+        login = _locked_login(login_id)
+        if login is None or login.user_id != user_id or login.revoked_at is not None:
+            raise errors.SessionNotFound()
+        _end_login(login.id, ctx.clock.now())
+
+
 def me(ctx: Context, user_id: int) -> users.UserView:
     with connection():
         return users.view(users.get(user_id))
+
+
+def me_by_token(ctx: Context, access_token: str) -> users.UserView:
+    """`authenticate` and `me` in one service call and one statement: GET /api/me/'s hot path,
+    with exactly authenticate's checks."""
+    claims = tokens.decode(ctx, access_token, "access")
+    user, columns = _authenticated_row(claims, view=True)
+    date_joined, username, email, first_name, last_name, verified, has_avatar = columns
+    return users.UserView(
+        id=user.id,
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        avatar_url=users.avatar_url(user.id) if has_avatar else None,
+        date_joined=date_joined,
+        email_verified=User.email_verified.python_value(verified),
+    )

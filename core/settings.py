@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -41,6 +42,45 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be on or off, not {raw!r}")
 
 
+def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    networks = tuple(p.strip() for p in raw.split(",") if p.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name}: {network!r} is not an address or network") from None
+    return networks
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+JWT_ALGORITHMS = {"hs256": "HS256", "eddsa": "EdDSA", "rs256": "RS256"}
+
+
+def _algorithm(raw: str) -> str:
+    try:
+        return JWT_ALGORITHMS[raw.strip().lower()]
+    except KeyError:
+        choices = ", ".join(JWT_ALGORITHMS.values())
+        raise SettingsError(f"ACCTKIT_JWT_ALG must be one of {choices}, not {raw!r}") from None
+
+
+def _origin(raw: str) -> str:
+    """An origin as browsers send it: scheme://host[:port], no path, no trailing slash."""
+    origin = raw.rstrip("/").lower()
+    scheme, sep, rest = origin.partition("://")
+    if not sep or scheme not in {"http", "https"} or not rest or "/" in rest:
+        raise SettingsError(
+            f"ACCTKIT_CORS_ORIGINS entries look like https://app.example.com, not {raw!r}"
+        )
+    return origin
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///.acctkit/acctkit.db"
@@ -63,8 +103,17 @@ class Settings:
     ratelimit: bool = True
     avatar_max_bytes: int = 5 * 1024 * 1024
     trusted_proxies: tuple[str, ...] = ()
+    notice_retry_period: int = 5 * 86400
+    smtp_timeout: int = 15
+    mail_backoff_cap: int = 900
+    metrics: bool = False
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")
+    metrics_multiprocess_dir: str = ""  # set by `serve --workers N`, never from the environment
     jwt_issuer: str = "acctkit"
     jwt_audience: str = "acctkit"
+    jwt_algorithm: str = "HS256"
+    jwt_private_keys: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -98,6 +147,14 @@ class Settings:
             ratelimit=_flag(env, "ACCTKIT_RATELIMIT", d.ratelimit),
             avatar_max_bytes=_int(env, "ACCTKIT_AVATAR_MAX_BYTES", d.avatar_max_bytes, 1),
             trusted_proxies=tuple(p.strip() for p in proxies.split(",") if p.strip()),
+            notice_retry_period=_int(env, "ACCTKIT_NOTICE_RETRY_PERIOD", d.notice_retry_period, 60),
+            smtp_timeout=_int(env, "ACCTKIT_SMTP_TIMEOUT", d.smtp_timeout, 1),
+            mail_backoff_cap=_int(env, "ACCTKIT_MAIL_BACKOFF_CAP", d.mail_backoff_cap, 1),
+            metrics=_flag(env, "ACCTKIT_METRICS", d.metrics),
+            metrics_allow=_networks(env, "ACCTKIT_METRICS_ALLOW", d.metrics_allow),
+            jwt_algorithm=_algorithm(env.get("ACCTKIT_JWT_ALG") or d.jwt_algorithm),
+            jwt_private_keys=_list(env, "ACCTKIT_JWT_PRIVATE_KEYS"),
+            cors_origins=tuple(_origin(o) for o in _list(env, "ACCTKIT_CORS_ORIGINS")),
             host=env.get("ACCTKIT_HOST") or d.host,
             port=_int(env, "ACCTKIT_PORT", d.port),
         )

@@ -15,7 +15,7 @@ from core import codes, errors, mail, outbox, policy, ratelimit, users
 from core.context import Context
 from core.db import connection, locked, write_transaction
 from core.models import Signup, User
-from core.sessions import issue_pair
+from core.sessions import NO_CLIENT, Client, issue_pair
 from core.tokens import TokenPair
 
 FLOW = "signup"
@@ -90,6 +90,7 @@ def _code_mail(ctx: Context, signup: Signup, issued: codes.IssuedCode) -> mail.M
         ref=signup.id,
         seq=issued.seq,
         ttl=ctx.settings.code_ttl,
+        expires_at=issued.expires_at,
         purpose="finish signing up",
     )
 
@@ -101,7 +102,7 @@ def start(ctx: Context, request: SignupRequest, *, ip: str = "") -> SignupStarte
     with connection():
         if ip:
             ratelimit.enforce(ctx, ratelimit.SIGNUP_PER_IP, ip)
-        users.ensure_username_free(username_key)
+        users.ensure_username_free(request.username)
         users.ensure_email_free(email_key)
     password_hash = ctx.passwords.hash(request.password)
     now = ctx.clock.now()
@@ -138,27 +139,32 @@ def _pending(ctx: Context, signup_id: str) -> Signup:
     return signup
 
 
-def verify(ctx: Context, signup_id: str, code: str) -> SignupVerified:
+def verify(
+    ctx: Context, signup_id: str, code: str, *, client: Client = NO_CLIENT
+) -> SignupVerified:
     with connection():
         with write_transaction():
             signup = _pending(ctx, signup_id)
             failure = codes.consume(ctx, signup, FLOW, code)
             if failure is None:
                 user = _create_user(ctx, signup)
-                return SignupVerified(user=users.view(user), tokens=issue_pair(ctx, user))
+                return SignupVerified(
+                    user=users.view(user), tokens=issue_pair(ctx, user, client=client)
+                )
         raise failure  # after the commit, so the attempt count and any lock are kept
 
 
 def _create_user(ctx: Context, signup: Signup) -> User:
     """The uniqueness checks of `start`, again, now backed by the unique indexes: of any number of
     signups racing for one username or email, exactly one wins."""
-    users.ensure_username_free(signup.username_key)
+    users.ensure_username_free(signup.username)
     users.ensure_email_free(signup.email_key)
     now = ctx.clock.now()
     with users.unique_identity():
         user = User.create(
             username=signup.username,
             username_key=signup.username_key,
+            username_skeleton=policy.skeleton(signup.username),
             email=signup.email,
             email_key=signup.email_key,
             first_name=signup.first_name,

@@ -79,22 +79,56 @@ class SmtpTransport:
             client.login(c.username, c.password or "")
         return client
 
+    def probe(self) -> str | None:
+        """Connect, greet and say goodbye: None if the server is there, else why not. Cheap
+        enough to run every second while mail waits out an outage."""
+        try:
+            client = self._connect()
+        except (OSError, smtplib.SMTPException) as exc:
+            return f"connect: {exc!r}"
+        try:
+            code, _ = client.noop()
+            return None if code == 250 else f"NOOP answered {code}"
+        except (OSError, smtplib.SMTPException) as exc:
+            return repr(exc)
+        finally:
+            _close(client)
+
     def __call__(self, batch: Sequence[OutgoingMail]) -> list[DeliveryResult]:
         try:
             client = self._connect()
         except (OSError, smtplib.SMTPException) as exc:
-            return [DeliveryResult(m.id, f"connect: {exc!r}") for m in batch]
-        results = []
+            return [DeliveryResult(m.id, f"connect: {exc!r}", unreachable=True) for m in batch]
+        results: list[DeliveryResult] = []
         try:
             for mail in batch:
                 try:
                     client.send_message(build_message(mail, self.sender))
                     results.append(DeliveryResult(mail.id))
-                except (OSError, smtplib.SMTPException) as exc:
-                    results.append(DeliveryResult(mail.id, repr(exc)))
+                except (OSError, smtplib.SMTPServerDisconnected) as exc:
+                    results.append(DeliveryResult(mail.id, repr(exc), unreachable=True))
+                except smtplib.SMTPException as exc:
+                    results.append(DeliveryResult(mail.id, repr(exc), unreachable=_refused(exc)))
+                if results[-1].unreachable:
+                    # The connection is gone (smtplib closes it on a 421 too): the rest of the
+                    # batch keeps the error that stopped it, not "please run connect() first".
+                    error = f"not tried, the connection failed before it: {results[-1].error}"
+                    results.extend(
+                        DeliveryResult(m.id, error, unreachable=True) for m in batch[len(results) :]
+                    )
+                    break
         finally:
-            try:
-                client.quit()
-            except (OSError, smtplib.SMTPException):
-                client.close()
+            _close(client)
         return results
+
+
+def _refused(exc: smtplib.SMTPException) -> bool:
+    """421 means the server as a whole is unavailable, not this one mail."""
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+
+
+def _close(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()

@@ -1,10 +1,11 @@
-"""JWT access and refresh tokens (SimpleJWT's claim set), signed with HS256 and decoded with the
-algorithm pinned. Expiry is checked against the injected clock, not the machine's."""
+"""JWT access and refresh tokens (SimpleJWT's claim set), signed with the key ring's first key
+(HS256, EdDSA or RS256, named by `kid`) and decoded with the algorithm pinned to the key the `kid`
+names. Expiry is checked against the injected clock, not the machine's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import jwt
@@ -12,7 +13,7 @@ import jwt
 from core import errors
 from core.context import Context
 
-ALGORITHM = "HS256"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TokenType = Literal["access", "refresh"]
 REQUIRED_CLAIMS = ["sub", "iat", "exp", "jti", "iss", "aud", "typ", "ver"]
 
@@ -58,38 +59,81 @@ def encode(
     }
     if family is not None:
         claims["fam"] = family
-    return jwt.encode(claims, ctx.secret, algorithm=ALGORITHM), expires_at
+    key = ctx.keys.signer
+    token = jwt.encode(claims, key.signing, algorithm=key.algorithm, headers={"kid": key.kid})
+    return token, expires_at
 
 
 def decode(ctx: Context, token: str, typ: TokenType | None = None) -> Claims:
     """Verify signature, algorithm, issuer, audience, type and expiry, or raise TokenInvalid."""
     if not isinstance(token, str) or not token:
         raise errors.TokenInvalid("Token is missing.")
+    key = ctx.keys.verifier(token)
     try:
         payload = jwt.decode(
             token,
-            ctx.secret,
-            algorithms=[ALGORITHM],
+            key.verifying,
+            algorithms=[key.algorithm],
             audience=ctx.settings.jwt_audience,
             issuer=ctx.settings.jwt_issuer,
-            options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
+            options={
+                "require": REQUIRED_CLAIMS,
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
         )
     except jwt.PyJWTError as exc:
         raise errors.TokenInvalid(f"Token is invalid: {exc}.") from None
-    try:
-        claims = Claims(
-            user_id=int(payload["sub"]),
-            typ=payload["typ"],
-            jti=str(payload["jti"]),
-            issued_at=datetime.fromtimestamp(int(payload["iat"]), ctx.clock.now().tzinfo),
-            expires_at=datetime.fromtimestamp(int(payload["exp"]), ctx.clock.now().tzinfo),
-            token_version=int(payload["ver"]),
-            family=payload.get("fam"),
-        )
-    except (TypeError, ValueError):
-        raise errors.TokenInvalid("Token has malformed claims.") from None
+    claims = _claims(payload)
     if claims.typ not in ("access", "refresh") or (typ is not None and claims.typ != typ):
         raise errors.TokenInvalid(f"Token has wrong type: expected {typ}.")
-    if ctx.clock.now() >= claims.expires_at:
+    now = ctx.clock.now()
+    if "nbf" in payload and now < _time(payload, "nbf"):
+        raise errors.TokenInvalid("Token is not valid yet.")
+    if now >= claims.expires_at:
         raise errors.TokenInvalid("Token is expired.")
     return claims
+
+
+# A signed token is still outside input: a claim of the wrong type or size must be a 401, never
+# an OverflowError from datetime or an integer too large for the database.
+_MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+_MAX_ID = 2**63 - 1
+_MAX_VERSION = 2**31 - 1
+
+
+def _int(payload: dict[str, Any], name: str, high: int) -> int:
+    value = payload[name]
+    if type(value) is not int or not 0 <= value <= high:  # bool and float are not claims we sign
+        raise errors.TokenInvalid(f"Token claim {name!r} is malformed.")
+    return value
+
+
+def _time(payload: dict[str, Any], name: str) -> datetime:
+    return EPOCH + timedelta(seconds=_int(payload, name, _MAX_TIME))
+
+
+def _str(payload: dict[str, Any], name: str) -> str:
+    value = payload[name]
+    if not isinstance(value, str) or not 0 < len(value) <= 64 or not value.isascii():
+        raise errors.TokenInvalid(f"Token claim {name!r} is malformed.")
+    return value
+
+
+def _claims(payload: dict[str, Any]) -> Claims:
+    sub = payload["sub"]
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or len(sub) > 19:
+        raise errors.TokenInvalid("Token claim 'sub' is malformed.")
+    user_id = int(sub)
+    if not 0 < user_id <= _MAX_ID:
+        raise errors.TokenInvalid("Token claim 'sub' is malformed.")
+    return Claims(
+        user_id=user_id,
+        typ=payload["typ"],
+        jti=_str(payload, "jti"),
+        issued_at=_time(payload, "iat"),
+        expires_at=_time(payload, "exp"),
+        token_version=_int(payload, "ver", _MAX_VERSION),
+        family=_str(payload, "fam") if "fam" in payload else None,
+    )

@@ -12,7 +12,7 @@ import peewee
 from core import errors
 from core.db import database, integrity_target
 from core.models import Avatar, User
-from core.policy import casefold_key
+from core.policy import casefold_key, skeleton
 
 USERNAME_TAKEN = "That username is already taken."
 EMAIL_TAKEN = "An account with that email address already exists."
@@ -38,10 +38,14 @@ def view(user: User) -> UserView:
         email=user.email,
         first_name=user.first_name,
         last_name=user.last_name,
-        avatar_url=f"/api/users/{user.id}/avatar" if has_avatar else None,
+        avatar_url=avatar_url(user.id) if has_avatar else None,
         date_joined=user.date_joined,
         email_verified=user.email_verified,
     )
+
+
+def avatar_url(user_id: int) -> str:
+    return f"/api/users/{user_id}/avatar"
 
 
 def find_by_login(identifier: str) -> User | None:
@@ -61,8 +65,12 @@ def get(user_id: int) -> User:
     return user
 
 
-def ensure_username_free(key: str, *, except_user: int | None = None) -> None:
-    query = User.select(User.id).where(User.username_key == key)
+def ensure_username_free(username: str, *, except_user: int | None = None) -> None:
+    """Free means no user has it in another case nor a username that looks like it."""
+    query = User.select(User.id).where(
+        (User.username_key == casefold_key(username))
+        | (User.username_skeleton == skeleton(username))
+    )
     if except_user is not None:
         query = query.where(User.id != except_user)
     if query.exists():
@@ -89,7 +97,7 @@ def unique_identity() -> Iterator[None]:
             yield
     except peewee.IntegrityError as exc:
         target = integrity_target(exc)
-        if target == "username_key":
+        if target in ("username_key", "username_skeleton"):
             raise errors.UsernameTaken(errors={"username": [USERNAME_TAKEN]}) from None
         if target == "email_key":
             raise errors.EmailTaken(errors={"email": [EMAIL_TAKEN]}) from None

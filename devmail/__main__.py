@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 
 from aiohttp import web
 
+from devmail import chaos
 from devmail.api import DEVMAIL_KEY, create_app
 from devmail.config import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_MESSAGES, Config
 
@@ -37,26 +39,74 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--auth", action="store_true", help="offer SMTP AUTH (PLAIN, LOGIN); any login succeeds"
     )
+    chaos = parser.add_argument_group(
+        "faults on demand",
+        "change them later with PUT /api/v1/chaos (STAGE: Connect,"
+        " Authentication, Sender (MAIL), Recipient (RCPT), Data; PERCENT 0-100)",
+    )
+    chaos.add_argument(
+        "--chaos-triggers",
+        metavar="STAGE:CODE:PERCENT,...",
+        help="answer that share of commands at STAGE with CODE (4xx/5xx), as in Mailpit,"
+        " e.g. Sender:451:50,Data:552:100",
+    )
+    chaos.add_argument(
+        "--chaos-disconnect", metavar="STAGE:PERCENT", help="hang up at STAGE, no answer"
+    )
+    chaos.add_argument(
+        "--chaos-latency",
+        metavar="MS[:STAGE[:PERCENT]]",
+        help="wait MS before answering at STAGE (default Data, 100%%)",
+    )
+    chaos.add_argument(
+        "--chaos-seed", type=int, metavar="N", help="repeatable random draws for the shares"
+    )
     return parser
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    """The Config the parsed flags describe; ValueError with a sentence for bad values."""
+    triggers = None
+    flags = (args.chaos_triggers, args.chaos_disconnect, args.chaos_latency, args.chaos_seed)
+    if any(flag is not None for flag in flags):
+        triggers = chaos.parse_triggers(args.chaos_triggers or "")
+        if args.chaos_disconnect:
+            triggers = chaos.with_disconnect(triggers, args.chaos_disconnect)
+        if args.chaos_latency:
+            triggers = chaos.with_latency(triggers, args.chaos_latency)
+        if args.chaos_seed is not None:
+            triggers = chaos.with_seed(triggers, args.chaos_seed)
+    return Config(
+        host=args.host,
+        smtp_port=args.smtp_port,
+        http_port=args.http_port,
+        db_path=args.db,
+        max_messages=args.max,
+        max_message_bytes=args.max_message_bytes,
+        auth=args.auth,
+        chaos=triggers,
+    )
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (acctkit depends on it off Windows), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        config = Config(
-            host=args.host,
-            smtp_port=args.smtp_port,
-            http_port=args.http_port,
-            db_path=args.db,
-            max_messages=args.max,
-            max_message_bytes=args.max_message_bytes,
-            auth=args.auth,
-        )
+        config = config_from(args)
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        asyncio.run(serve(config))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(serve(config))
     except OSError as exc:
         print(f"devmail: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract.mailpit import ChaosTriggers
+
 DEFAULT_MAX_MESSAGES = 10_000
 # aiosmtpd's own default; big enough for a 10 MiB attachment after base64 inflation.
 DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -22,6 +24,8 @@ class Config:
     auth: bool = False
     # Name given in the SMTP greeting; set explicitly so aiosmtpd never calls getfqdn().
     hostname: str = "devmail.localhost"
+    # Faults on demand from the start (the --chaos-* flags); None: none until PUT /api/v1/chaos.
+    chaos: ChaosTriggers | None = None
 
     def __post_init__(self) -> None:
         if self.max_messages < 0:

@@ -14,20 +14,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage, Message
+from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
 from email.utils import getaddresses
 from functools import cached_property
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit
+
+from devmail.codes import find_codes, find_links, scan_html
 
 SNIPPET_CHARS = 250
 
 FLOW_HEADER = "X-Acctkit-Flow"
 REF_HEADER = "X-Acctkit-Ref"
 SEQ_HEADER = "X-Acctkit-Seq"
+REQUEST_ID_HEADER = "X-Acctkit-Request-ID"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class ParsedMessage:
     flow: str | None
     ref: str | None
     ref_seq: int | None
+    request_id: str | None = None
+    # The text and HTML parts carry different codes or links: which one did the person read?
+    parts_mismatch: bool = False
 
     @cached_property
     def headers(self) -> tuple[tuple[str, str], ...]:
@@ -109,39 +114,76 @@ def _parse_header(name: str, value: str) -> Any:
     return policy.default.header_fetch_parse(name, value)
 
 
+# For part downloads, where headers must come out exactly as the modern policy writes them.
 _PARSER = BytesParser(policy=_CachingPolicy())
 
 
+class _IngestMessage(Message):
+    """compat32's Message, remembering its content type until its headers change.
+
+    The feed parser and the MIME walk ask each part for its content type about nine times,
+    and each time compat32 scans the headers and splits the value again.
+    """
+
+    _content_type: tuple[tuple[int, str], str] | None = None
+
+    def get_content_type(self) -> str:
+        key = (len(self._headers), self._default_type)  # type: ignore[attr-defined]
+        if self._content_type is not None and self._content_type[0] == key:
+            return self._content_type[1]
+        found = super().get_content_type()
+        self._content_type = (key, found)
+        return found
+
+
+# For ingest: compat32 keeps every header a plain string, so nothing is parsed that the
+# summary does not read (the header registry costs more than the whole MIME walk).
+_INGEST_PARSER = BytesParser(_IngestMessage, policy=policy.compat32)
+
+
 def parse(raw: bytes) -> ParsedMessage:
-    """Decode `raw`; never raises for malformed mail (it is what devmail exists to show)."""
-    msg = _PARSER.parsebytes(raw)
+    """Decode `raw`; never raises for malformed mail (it is what devmail exists to show).
+
+    Only what a summary needs is decoded here: the headers it shows (RFC 2047 words, folded
+    lines), the text and HTML bodies, the attachments. The full header list and the date are
+    decoded by the modern policy when first read (ParsedMessage.headers and .date).
+    """
+    msg = _INGEST_PARSER.parsebytes(raw)
+    raw_headers = tuple(_raw_items(msg))
+    top = _by_name(raw_headers)
     text_part = _body(msg, "plain")
     html_part = _body(msg, "html")
     text = _text_of(text_part) if text_part is not None else ""
     html = _text_of(html_part) if html_part is not None else ""
     attachments, inline = _attachments(msg, {id(text_part), id(html_part)})
     html_view = scan_html(html)
-    subject = _header_text(msg, "subject")
+    subject = _header_text(top, "subject")
+    text_links = find_links(text)
+    html_links = _unique([*html_view.links, *find_links(html_view.text)])
+    text_codes, html_codes = find_codes([text]), find_codes([html_view.text])
     return ParsedMessage(
-        message_id=_header_text(msg, "message-id").strip().strip("<>"),
-        from_=next(iter(_addresses(msg, "from")), None),
-        to=_addresses(msg, "to"),
-        cc=_addresses(msg, "cc"),
-        bcc=_addresses(msg, "bcc"),
-        reply_to=_addresses(msg, "reply-to"),
-        return_path=_header_text(msg, "return-path").strip().strip("<>"),
+        message_id=_header_text(top, "message-id").strip().strip("<>"),
+        from_=next(iter(_addresses(top, "from")), None),
+        to=_addresses(top, "to"),
+        cc=_addresses(top, "cc"),
+        bcc=_addresses(top, "bcc"),
+        reply_to=_addresses(top, "reply-to"),
+        return_path=_header_text(top, "return-path").strip().strip("<>"),
         subject=subject,
         text=text,
         html=html,
         attachments=attachments,
         inline=inline,
-        raw_headers=tuple(_raw_items(msg)),
+        raw_headers=raw_headers,
         snippet=_snippet(text or html_view.text),
-        codes=tuple(find_codes([subject, text, html_view.text])),
-        links=tuple(_unique([*find_links(text), *html_view.links, *find_links(html_view.text)])),
-        flow=_header_text(msg, FLOW_HEADER).strip() or None,
-        ref=_header_text(msg, REF_HEADER).strip() or None,
-        ref_seq=_int_or_none(_header_text(msg, SEQ_HEADER)),
+        codes=tuple(_unique([*find_codes([subject]), *text_codes, *html_codes])),
+        links=tuple(_unique([*text_links, *html_links])),
+        flow=_header_text(top, FLOW_HEADER).strip() or None,
+        ref=_header_text(top, REF_HEADER).strip() or None,
+        ref_seq=_int_or_none(_header_text(top, SEQ_HEADER)),
+        request_id=_header_text(top, REQUEST_ID_HEADER).strip() or None,
+        parts_mismatch=bool(text and html)
+        and (set(text_codes) != set(html_codes) or set(text_links) != set(html_links)),
     )
 
 
@@ -171,28 +213,49 @@ def _decode_header(name: str, value: str) -> str:
         return _clean(value)
 
 
-def _header_text(msg: Message, name: str) -> str:
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def _by_name(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The source values of each header under its lower-cased name, looked through once."""
+    found: dict[str, list[str]] = {}
+    for name, value in items:
+        found.setdefault(name.lower(), []).append(value)
+    return found
+
+
+def _raw_values(headers: dict[str, list[str]], name: str) -> list[str]:
+    """The unfolded source values of every `name` header, 8-bit text made readable."""
+    return [_clean(_FOLD.sub("", value)) for value in headers.get(name.lower(), ())]
+
+
+def _words(value: str) -> str:
+    """RFC 2047 encoded words decoded; text that is not an encoded word is kept as it is."""
+    if "=?" not in value:
+        return value
     try:
-        value = msg.get(name)
+        return _clean(str(make_header(decode_header(value))))
     except Exception:
-        return ""
-    return "" if value is None else _safe_str(value)
+        return value
 
 
-def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
+def _header_text(headers: dict[str, list[str]], name: str) -> str:
+    values = _raw_values(headers, name)
+    return _words(values[0]).strip() if values else ""
+
+
+def _addresses(headers: dict[str, list[str]], name: str) -> tuple[Address, ...]:
     found: list[Address] = []
+    values = _raw_values(headers, name)
+    if not values:
+        return ()
     try:
-        headers = msg.get_all(name) or []
+        pairs = getaddresses(values)
     except Exception:
         return ()
-    for header in headers:
-        try:
-            for addr in header.addresses:
-                found.append(Address(_clean(addr.display_name), _clean(addr.addr_spec)))
-        except Exception:
-            for display, spec in getaddresses([_safe_str(header)]):
-                if spec:
-                    found.append(Address(display, spec))
+    for display, spec in pairs:
+        if spec:
+            found.append(Address(_words(display), _words(spec)))
     return tuple(found)
 
 
@@ -205,22 +268,48 @@ def _int_or_none(value: str) -> int | None:
 
 
 def _body(msg: Message, subtype: str) -> Message | None:
+    """The part `EmailMessage.get_body(preferencelist=(subtype,))` picks, on a compat32 tree."""
     try:
-        if isinstance(msg, EmailMessage):
-            return msg.get_body(preferencelist=(subtype,))
+        return next(_bodies(msg, subtype), None)
     except Exception:
         return None
-    return None
+
+
+def _bodies(part: Message, subtype: str) -> Iterator[Message]:
+    if part.get_content_disposition() == "attachment":
+        return
+    maintype, found = part.get_content_maintype(), part.get_content_subtype()
+    if maintype == "text":
+        if found == subtype:
+            yield part
+        return
+    if maintype != "multipart" or not part.is_multipart():
+        return
+    children = part.get_payload()
+    if not isinstance(children, list):
+        return
+    if found != "related":
+        for child in children:
+            yield from _bodies(child, subtype)
+        return
+    start = part.get_param("start")
+    candidate = next((c for c in children if start and c.get("content-id") == start), None)
+    if candidate is None and children:
+        candidate = children[0]
+    if candidate is not None:
+        yield from _bodies(candidate, subtype)
 
 
 def _text_of(part: Message) -> str:
     """The decoded body with SMTP's CRLF line ends made plain newlines (/raw keeps them)."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
-    except Exception:
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    return content.replace("\r\n", "\n") if isinstance(content, str) else ""
+        content = payload.decode(part.get_content_charset("ascii"), "replace")
+    except (LookupError, ValueError):
+        content = payload.decode("utf-8", "replace")
+    return content.replace("\r\n", "\n")
 
 
 def _leaves(part: Message, path: str) -> Iterator[tuple[str, Message]]:
@@ -296,124 +385,3 @@ def _snippet(text: str) -> str:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
-
-
-# --- HTML ---------------------------------------------------------------------------------------
-
-_BLOCK_TAGS = frozenset(
-    {"address", "article", "br", "div", "footer", "h1", "h2", "h3", "h4", "h5", "h6"}
-    | {"header", "hr", "li", "p", "pre", "section", "table", "td", "th", "tr"}
-)
-
-
-@dataclass(frozen=True)
-class HtmlView:
-    text: str
-    links: tuple[str, ...]
-
-
-class _HtmlScanner(HTMLParser):
-    """Collects visible text (for codes, search, snippets) and http(s) hrefs in one pass."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.chunks: list[str] = []
-        self.links: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head", "title"):
-            self._hidden += 1
-        elif tag in _BLOCK_TAGS:
-            self.chunks.append("\n")
-        if tag in ("a", "area"):
-            for name, value in attrs:
-                if name == "href" and value and is_web_link(value.strip()):
-                    self.links.append(value.strip())
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head", "title"):
-            self._hidden = max(0, self._hidden - 1)
-        elif tag in _BLOCK_TAGS:
-            self.chunks.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.chunks.append(data)
-
-
-def scan_html(html: str) -> HtmlView:
-    if not html:
-        return HtmlView("", ())
-    scanner = _HtmlScanner()
-    try:
-        scanner.feed(html)
-        scanner.close()
-    except Exception:
-        pass
-    text = re.sub(r"[ \t\r\f\v]+", " ", "".join(scanner.chunks))
-    text = re.sub(r"\s*\n\s*", "\n", text).strip()
-    return HtmlView(text, tuple(_unique(scanner.links)))
-
-
-# --- links and codes ------------------------------------------------------------------------------
-
-_URL = re.compile(r"""https?://[^\s<>"'`{}|\\^\[\]]+""", re.IGNORECASE)
-_URL_TRAILING = ".,;:!?)>'\""
-
-
-def is_web_link(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-
-
-def find_links(text: str) -> list[str]:
-    """http(s) URLs in plain text, without the sentence punctuation that often trails them."""
-    links = []
-    for match in _URL.finditer(text):
-        url = match.group(0)
-        while url and url[-1] in _URL_TRAILING:
-            # Keep a closing parenthesis that belongs to the URL (Wikipedia-style links).
-            if url[-1] == ")" and url.count("(") >= url.count(")"):
-                break
-            url = url[:-1]
-        if is_web_link(url):
-            links.append(url)
-    return _unique(links)
-
-
-_KEYWORD = re.compile(
-    r"\b(?:codes?|otp|passcodes?|pass\s+code|pin|verification|verify|one[-\s]time|2fa|mfa)\b",
-    re.IGNORECASE,
-)
-# A run of 4 to 8 digits standing alone: not part of a word, a decimal or grouped number, a date
-# (2024-05-01, 01/05/2024), a time or port (12:30, :8000), or a phone number (+44 ..., 555-0100).
-_CANDIDATE = re.compile(r"(?<![\w+])(?<!\d[-./:,])(?<!\d )(\d{4,8})(?![\w+])(?![-./:,]\d)(?! \d)")
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
-_CLAUSE_END = re.compile(r"[.!?,;:(](?:\s|$)")
-CONTEXT_BEFORE = 60
-CONTEXT_AFTER = 40
-
-
-def find_codes(texts: Iterable[str]) -> list[str]:
-    """One-time codes: 4-8 digit runs in the same sentence as a word like code/OTP/verification.
-
-    Returned as strings in order of appearance, leading zeros kept. A keyword must appear
-    within CONTEXT_BEFORE characters before the digits without a sentence end in between, or
-    CONTEXT_AFTER after them in the same clause ("042917 is your code"), so that years, prices
-    and order numbers elsewhere in a mail are not taken for codes. URLs are blanked out first.
-    """
-    codes: list[str] = []
-    for text in texts:
-        flat = " ".join(_URL.sub(" ", text).split())
-        for match in _CANDIDATE.finditer(flat):
-            before = flat[max(0, match.start() - CONTEXT_BEFORE) : match.start()]
-            after = flat[match.end() : match.end() + CONTEXT_AFTER]
-            before = _SENTENCE_END.split(before)[-1]
-            after = _CLAUSE_END.split(after)[0]
-            if _KEYWORD.search(before) or _KEYWORD.search(after):
-                codes.append(match.group(1))
-    return _unique(codes)

@@ -3,6 +3,7 @@
     to:alice@example.com  from:acctkit  subject:"your code"  message-id:abc@host
     is:read  is:unread  free text  "a quoted phrase"  -negated  -subject:"not this"
 
+`tag:NAME` matches a message carrying that tag exactly (case-insensitively), as in Mailpit.
 Extensions: `flow:`, `ref:` (the X-Acctkit-* headers) and `is:superseded` / `is:current`.
 Every term must hold (AND); matching is a case-insensitive substring test. A `key:` that is not
 one of the above is taken as free text, so pasting a URL into the search box still works.
@@ -35,11 +36,18 @@ class Term:
 class Query:
     terms: tuple[Term, ...] = ()
 
-    def matches(self, fields: Mapping[str, str], flags: frozenset[str]) -> bool:
+    def matches(
+        self,
+        fields: Mapping[str, str],
+        flags: frozenset[str],
+        tags: frozenset[str] = frozenset(),
+    ) -> bool:
         """`fields` maps each field name and "text" (everything) to casefolded text."""
         for term in self.terms:
             if term.field == "is":
                 hit = term.value in flags
+            elif term.field == "tag":
+                hit = term.value in tags
             else:
                 hit = term.value in fields.get(term.field or "text", "")
             if hit == term.negate:
@@ -60,6 +68,8 @@ def parse_query(text: str) -> Query:
             if flag not in FLAGS:
                 raise QueryError(f"unknown flag is:{value} (known: {', '.join(sorted(FLAGS))})")
             terms.append(Term("is", flag, bool(negate)))
+        elif key == "tag" and value:
+            terms.append(Term("tag", value.casefold(), bool(negate)))
         elif key in FIELDS:
             terms.append(Term(key, value.casefold(), bool(negate)))
         else:

@@ -7,6 +7,7 @@ there to show. The server runs as a plain `loop.create_server` protocol on the H
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
 from collections.abc import Callable
@@ -15,8 +16,11 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
+from contract.mailpit import ChaosStage
+from devmail.chaos import Chaos
 from devmail.config import Config
-from devmail.store import Envelope as StoredEnvelope
+from devmail.message import Envelope as StoredEnvelope
+from devmail.session import PipelinedSMTP
 from devmail.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,11 +46,34 @@ class SmtpStats:
 class CatchAllHandler:
     """aiosmtpd handler: every message that reaches DATA is stored, byte for byte."""
 
-    def __init__(self, store: Store, stats: SmtpStats) -> None:
+    def __init__(self, store: Store, stats: SmtpStats, chaos: Chaos) -> None:
         self._store = store
         self._stats = stats
+        self._chaos = chaos
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """Offer PIPELINING (RFC 2920): aiosmtpd reads commands from a buffered stream, so a
+        client may send MAIL, RCPT and DATA (and the content with the next envelope) in one
+        write, and a message costs one round trip instead of four."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        # The Data stage fires after the whole message arrived: the sender has done all its
+        # work and must still treat the mail as not delivered (nothing is stored).
+        verdict = await self._chaos.at("Data")
+        if verdict.action == "drop" and server.transport is not None:
+            server.transport.close()
+        if verdict.action != "pass":
+            self._stats.rejected += 1
+            return verdict.reply or "421 4.3.0 devmail chaos: connection dropped"
         raw = envelope.original_content or b""
         received = StoredEnvelope(envelope.mail_from or "", tuple(envelope.rcpt_tos))
         try:
@@ -60,12 +87,50 @@ class CatchAllHandler:
         return f"250 2.0.0 Ok: queued as {summary.message.id}"
 
 
-class _CountingSMTP(SMTP):
-    """aiosmtpd refuses oversized mail itself (552) before any handler sees it; count those."""
+class _CountingSMTP(PipelinedSMTP):
+    """aiosmtpd refuses oversized mail itself (552) before any handler sees it; count those.
 
-    def __init__(self, handler: Any, *, stats: SmtpStats, **kwargs: Any) -> None:
+    It also runs the chaos stages before the commands they name: a refused or dropped command
+    never reaches aiosmtpd's own handling, so the envelope is left as it was.
+    """
+
+    def __init__(self, handler: Any, *, stats: SmtpStats, chaos: Chaos, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._stats = stats
+        self._chaos = chaos
+
+    async def _faulted(self, stage: ChaosStage) -> bool:
+        verdict = await self._chaos.at(stage)
+        if verdict.action == "pass":
+            return False
+        self._stats.rejected += 1
+        if verdict.action == "drop":
+            if self.transport is not None:
+                self.release_replies()
+                self.transport.close()
+        else:
+            await self.push(verdict.reply)
+        return True
+
+    async def _handle_client(self) -> None:
+        if await self._faulted("Connect"):
+            return
+        await super()._handle_client()
+
+    @functools.wraps(SMTP.smtp_AUTH)  # keeps aiosmtpd's HELP text for the verb
+    async def smtp_AUTH(self, arg: str) -> None:
+        if not await self._faulted("Authentication"):
+            await super().smtp_AUTH(arg)
+
+    @functools.wraps(SMTP.smtp_MAIL)  # keeps aiosmtpd's HELP text for the verb
+    async def smtp_MAIL(self, arg: str) -> None:
+        if not await self._faulted("Sender"):
+            await super().smtp_MAIL(arg)
+
+    @functools.wraps(SMTP.smtp_RCPT)  # keeps aiosmtpd's HELP text for the verb
+    async def smtp_RCPT(self, arg: str) -> None:
+        if not await self._faulted("Recipient"):
+            await super().smtp_RCPT(arg)
 
     async def push(self, status: str) -> None:
         if status.startswith("552"):
@@ -99,14 +164,15 @@ class SmtpServer:
         await self.server.wait_closed()
 
 
-async def start_smtp(config: Config, store: Store, stats: SmtpStats) -> SmtpServer:
-    handler = CatchAllHandler(store, stats)
+async def start_smtp(config: Config, store: Store, stats: SmtpStats, chaos: Chaos) -> SmtpServer:
+    handler = CatchAllHandler(store, stats, chaos)
     sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def make_session() -> SMTP:
         session = _CountingSMTP(
             handler,
             stats=stats,
+            chaos=chaos,
             data_size_limit=config.max_message_bytes or None,
             enable_SMTPUTF8=True,
             decode_data=False,

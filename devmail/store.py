@@ -1,28 +1,26 @@
 """The mailbox: every caught message in arrival order, bounded, optionally kept in SQLite.
 
-All state lives on the event loop thread; SQLite is only touched from one dedicated thread
-(a single-worker executor), so the loop never blocks on disk and the connection never crosses
-threads. Every change is published as events under one `asyncio.Condition`, which wakes both
-the long-polls waiting for a matching message and the websocket subscribers: no one polls.
+All state lives on the event loop thread (devmail.index); SQLite is only touched from one
+dedicated thread (devmail.database, a single-worker executor), so the loop never blocks on
+disk and the connection never crosses threads. Every change is published as events
+(devmail.events) under one `asyncio.Condition`, which wakes both the long-polls waiting for
+a matching message and the websocket subscribers: no one polls.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import secrets
-import sqlite3
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import cached_property
-from itertools import islice
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
-from devmail.parse import ParsedMessage, parse, scan_html
+from devmail.database import Database
+from devmail.events import Event, EventLog, Subscription
+from devmail.index import GroupKey, Index
+from devmail.message import Envelope, Stored, Summary, new_id, utc_now
+from devmail.parse import parse
 from devmail.search import Query
 
 _T = TypeVar("_T")
@@ -30,109 +28,12 @@ _T = TypeVar("_T")
 # Parsing a large message takes long enough to stall other connections; small ones are
 # cheaper to parse in place than to hand to a thread.
 INLINE_PARSE_LIMIT = 256 * 1024
-# IDs of deleted messages remembered so that `after=ID` still works once that message is gone.
-TOMBSTONES = 100_000
-# Events kept for a websocket subscriber that is slow to read; past this it is disconnected
-# (told so with a close code) rather than silently skipping events.
-EVENT_BACKLOG = 200_000
-
-EventType = Literal["new", "delete", "update"]
-
-
-def new_id() -> str:
-    """22 URL-safe characters, like Mailpit's IDs; random so IDs reveal nothing and never clash."""
-    return secrets.token_urlsafe(16)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Envelope:
-    mail_from: str
-    rcpt_to: tuple[str, ...]
-
-
-def envelope_mismatch(envelope: Envelope, parsed: ParsedMessage) -> bool:
-    """True when the SMTP envelope delivered to someone the headers do not name.
-
-    The rule: every envelope recipient (RCPT TO) must appear, case-insensitively, among the
-    To, Cc or Bcc header addresses. Bcc recipients legitimately appear only in the envelope
-    when the sender strips the Bcc header, so they are not tolerated silently: a service that
-    means to Bcc should keep the header when sending to a catcher. The converse is not a
-    mismatch: a sender may split one message into one SMTP transaction per recipient, so a
-    header address missing from this envelope is normal.
-    """
-    named = {a.address.casefold() for a in (*parsed.to, *parsed.cc, *parsed.bcc)}
-    return any(rcpt.casefold() not in named for rcpt in envelope.rcpt_to)
-
-
-@dataclass(frozen=True)
-class Stored:
-    """One message as received; immutable, so it can be handed to any reader safely."""
-
-    id: str
-    seq: int
-    created: datetime
-    size: int
-    envelope: Envelope
-    parsed: ParsedMessage
-
-    @cached_property
-    def envelope_mismatch(self) -> bool:
-        return envelope_mismatch(self.envelope, self.parsed)
-
-    @cached_property
-    def search_fields(self) -> dict[str, str]:
-        p = self.parsed
-
-        def people(addresses: Iterable[Any]) -> str:
-            return " ".join(f"{a.name} <{a.address}>" for a in addresses)
-
-        fields = {
-            "to": " ".join([people((*p.to, *p.cc, *p.bcc)), *self.envelope.rcpt_to]),
-            "from": " ".join([people([p.from_] if p.from_ else []), self.envelope.mail_from]),
-            "subject": p.subject,
-            "message-id": p.message_id,
-            "flow": p.flow or "",
-            "ref": p.ref or "",
-        }
-        bodies = [p.text, scan_html(p.html).text if p.html else "", " ".join(p.codes)]
-        fields["text"] = "\n".join([*fields.values(), *bodies])
-        return {name: value.casefold() for name, value in fields.items()}
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A message plus the state that changes after arrival (read, superseded)."""
-
-    message: Stored
-    read: bool
-    superseded_by: str | None
-
-    @property
-    def superseded(self) -> bool:
-        return self.superseded_by is not None
-
-
-@dataclass(frozen=True)
-class Event:
-    type: EventType
-    summary: Summary
-
-
-class SubscriberLagged(Exception):
-    """A websocket reader fell more than EVENT_BACKLOG events behind."""
 
 
 @dataclass
 class Counters:
     evicted: int = 0
     deleted: int = 0
-
-
-_GroupKey = tuple[str, str]
 
 
 class Store:
@@ -149,20 +50,14 @@ class Store:
         self.counters = Counters()
         self._clock = clock
         self._make_id = make_id
-        self._entries: OrderedDict[str, Stored] = OrderedDict()
-        self._read: set[str] = set()
-        self._raw: dict[str, bytes] = {}
-        self._groups: dict[_GroupKey, set[str]] = {}
-        self._tombstones: OrderedDict[str, int] = OrderedDict()
+        self._index = Index(max_messages)
         self._last_seq = 0
         self._write_lock = asyncio.Lock()
         self._changed = asyncio.Condition()
-        self._log: deque[Event] = deque()
-        self._log_end = 0
-        self._subscribers: dict[object, int] = {}
         self._closed = False
+        self._events = EventLog(self._changed, lambda: self._closed)
         self._waiting = 0
-        self._db: _Database | None = None
+        self._db: Database | None = None
         self._executor: ThreadPoolExecutor | None = None
 
     # --- life cycle ---------------------------------------------------------------------------
@@ -171,14 +66,16 @@ class Store:
         if self.db_path is None:
             return
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devmail-db")
-        self._db = _Database(self.db_path)
-        rows, last_seq = await self._in_db(self._db.open_and_load)
-        for row in rows:
-            self._insert(row)
-            if row.read:
-                self._read.add(row.stored.id)
-        self._last_seq = last_seq
-        await self._evict_overflow_after_load()
+        db = self._db = Database(self.db_path)
+        self._last_seq = await self._in_db(db.open)
+        if self.max_messages:
+            # A smaller --max than last time: drop the oldest now (counted as evicted).
+            overflow = await self._in_db(db.ids_before, self.max_messages)
+            if overflow:
+                await self._in_db(db.delete, overflow)
+                self.counters.evicted += len(overflow)
+        for row in await self._in_db(lambda: list(db.rows(self.max_messages))):
+            self._index.insert(row.stored, row.read, row.tags)
 
     async def release(self) -> None:
         """Answer every long-poll and end every subscription now (shutdown must not wait)."""
@@ -196,23 +93,14 @@ class Store:
     async def _in_db(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def _evict_overflow_after_load(self) -> None:
-        """A smaller --max than last time: drop the oldest now (they are counted as evicted)."""
-        overflow = self._overflow(0)
-        if overflow and self._db is not None:
-            await self._in_db(self._db.delete, overflow)
-            for message_id in overflow:
-                self._remove(message_id)
-            self.counters.evicted += len(overflow)
-
     # --- reading ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._index)
 
     @property
     def unread(self) -> int:
-        return len(self._entries) - len(self._read)
+        return self._index.unread
 
     @property
     def released(self) -> bool:
@@ -223,36 +111,37 @@ class Store:
     def last_seq(self) -> int:
         return self._last_seq
 
+    def tag_counts(self) -> dict[str, int]:
+        return self._index.tag_counts()
+
     def summary(self, message_id: str) -> Summary | None:
-        stored = self._entries.get(message_id)
-        return None if stored is None else self._summary(stored)
+        stored = self._index.get(message_id)
+        return None if stored is None else self._index.summary(stored)
 
     def summaries(self, query: Query | None = None) -> list[Summary]:
         """Newest first."""
-        found = (self._summary(s) for s in reversed(self._entries.values()))
+        found = (self._index.summary(s) for s in self._index.newest_first())
         if query is None or not query.terms:
             return list(found)
-        return [s for s in found if self._matches(query, s)]
+        return [s for s in found if self._index.matches(query, s)]
 
     def latest(self, query: Query | None, after_seq: int = 0) -> Summary | None:
-        for stored in reversed(self._entries.values()):
+        for stored in self._index.newest_first():
             if stored.seq <= after_seq:
                 return None
-            summary = self._summary(stored)
-            if query is None or self._matches(query, summary):
+            summary = self._index.summary(stored)
+            if query is None or self._index.matches(query, summary):
                 return summary
         return None
 
     def seq_of(self, message_id: str) -> int | None:
-        """Also answers for deleted messages, so `after=` survives a clean-up between tests."""
-        stored = self._entries.get(message_id)
-        return stored.seq if stored is not None else self._tombstones.get(message_id)
+        return self._index.seq_of(message_id)
 
     async def raw(self, message_id: str) -> bytes | None:
-        if message_id not in self._entries:
+        if message_id not in self._index:
             return None
         if self._db is None:
-            return self._raw.get(message_id)
+            return self._index.raw.get(message_id)
         return await self._in_db(self._db.raw, message_id)
 
     async def wait_latest(
@@ -300,35 +189,15 @@ class Store:
 
     def subscribe(self) -> Subscription:
         """Start collecting events now (before any await, so none is missed in a handshake)."""
-        return Subscription(self)
-
-    async def _next_batch(self, token: object) -> list[Event]:
-        async with self._changed:
-            await self._changed.wait_for(
-                lambda: self._closed or self._log_end > self._subscribers[token]
-            )
-        if self._closed:
-            return []
-        position = self._subscribers[token]
-        first = self._log_end - len(self._log)
-        if position < first:
-            raise SubscriberLagged
-        batch = list(islice(self._log, position - first, None))
-        self._subscribers[token] = self._log_end
-        self._trim_log()
-        return batch
-
-    def _unsubscribe(self, token: object) -> None:
-        self._subscribers.pop(token, None)
-        self._trim_log()
+        return self._events.subscribe()
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._subscribers)
+        return self._events.subscriber_count
 
     # --- writing ----------------------------------------------------------------------------
 
-    async def add(self, raw: bytes, envelope: Envelope) -> Summary:
+    async def add(self, raw: bytes, envelope: Envelope, tags: tuple[str, ...] = ()) -> Summary:
         if len(raw) <= INLINE_PARSE_LIMIT:
             parsed = parse(raw)
         else:
@@ -342,39 +211,70 @@ class Store:
                 envelope=envelope,
                 parsed=parsed,
             )
-            evict = self._overflow(1)
+            evict = self._index.overflow(1)
             if self._db is not None:
-                await self._in_db(self._db.insert, stored, raw, evict)
+                await self._in_db(self._db.insert, stored, raw, evict, tags)
             else:
-                self._raw[stored.id] = raw
+                self._index.raw[stored.id] = raw
             self._last_seq = stored.seq
-            key = _group_key(stored)
-            before = self._group_state(key)
-            self._insert(_Row(stored, read=False))
-            events = [Event("new", self._summary(stored))]
+            key = stored.group_key
+            before = self._index.group_state(key)
+            self._index.insert(stored, tags=tags)
+            events = [Event("new", self._index.summary(stored))]
             events += self._drop(evict)
             self.counters.evicted += len(evict)
-            events += self._group_updates(key, before, skip=stored.id)
+            events += self._updates(self._index.changed_in_group(key, before, skip=stored.id))
             await self._publish(events)
-            return self._summary(stored)
+            return self._index.summary(stored)
 
     async def mark_read(self, message_id: str) -> Summary | None:
+        await self.set_read([message_id], True)
+        return self.summary(message_id)
+
+    async def set_read(self, ids: Sequence[str] | None, read: bool) -> int:
+        """Mark these IDs (unknown ones are ignored), or every message, read or unread."""
         async with self._write_lock:
-            stored = self._entries.get(message_id)
-            if stored is None:
-                return None
-            if message_id not in self._read:
-                if self._db is not None:
-                    await self._in_db(self._db.mark_read, message_id)
-                self._read.add(message_id)
-                await self._publish([Event("update", self._summary(stored))])
-            return self._summary(stored)
+            targets = self._known(ids)
+            targets = [i for i in targets if self._index.is_read(i) != read]
+            if not targets:
+                return 0
+            if self._db is not None:
+                await self._in_db(self._db.set_read, targets, read)
+            for message_id in targets:
+                self._index.set_read(message_id, read)
+            await self._publish(self._updates(self._stored(targets)))
+            return len(targets)
+
+    async def set_tags(self, ids: Sequence[str], tags: Sequence[str]) -> int:
+        """These messages get exactly these tags (deduplicated, in the order given)."""
+        wanted = tuple(dict.fromkeys(tags))
+        async with self._write_lock:
+            targets = [i for i in self._known(ids) if self._index.tags_of(i) != wanted]
+            return await self._retag({i: wanted for i in targets})
+
+    async def rename_tag(self, old: str, new: str) -> int:
+        async with self._write_lock:
+            changes = {}
+            for message_id in self._index.ids():
+                tags = self._index.tags_of(message_id)
+                if old in tags:
+                    renamed = (new if t == old else t for t in tags)
+                    changes[message_id] = tuple(dict.fromkeys(renamed))
+            return await self._retag(changes)
+
+    async def delete_tag(self, tag: str) -> int:
+        async with self._write_lock:
+            changes = {}
+            for message_id in self._index.ids():
+                tags = self._index.tags_of(message_id)
+                if tag in tags:
+                    changes[message_id] = tuple(t for t in tags if t != tag)
+            return await self._retag(changes)
 
     async def delete(self, ids: Sequence[str] | None) -> int:
         """Delete these IDs (unknown ones are ignored), or everything when `ids` is None."""
         async with self._write_lock:
-            targets = list(self._entries) if ids is None else list(dict.fromkeys(ids))
-            targets = [i for i in targets if i in self._entries]
+            targets = self._known(ids)
             if not targets:
                 return 0
             if self._db is not None:
@@ -386,225 +286,44 @@ class Store:
 
     # --- internals --------------------------------------------------------------------------
 
-    def _summary(self, stored: Stored) -> Summary:
-        return Summary(stored, stored.id in self._read, self._superseded_by(stored))
+    def _known(self, ids: Sequence[str] | None) -> list[str]:
+        if ids is None:
+            return self._index.ids()
+        return [i for i in dict.fromkeys(ids) if i in self._index]
 
-    def _matches(self, query: Query, summary: Summary) -> bool:
-        flags = {"read" if summary.read else "unread"}
-        flags.add("superseded" if summary.superseded else "current")
-        return query.matches(summary.message.search_fields, frozenset(flags))
+    def _stored(self, ids: Iterable[str]) -> list[Stored]:
+        return [s for s in (self._index.get(i) for i in ids) if s is not None]
 
-    def _overflow(self, incoming: int) -> list[str]:
-        if not self.max_messages:
-            return []
-        excess = len(self._entries) + incoming - self.max_messages
-        return list(islice(self._entries, max(0, excess)))
+    def _updates(self, changed: Iterable[Stored]) -> list[Event]:
+        return [Event("update", self._index.summary(s)) for s in changed]
 
-    def _insert(self, row: _Row) -> None:
-        stored = row.stored
-        self._entries[stored.id] = stored
-        key = _group_key(stored)
-        if key is not None:
-            self._groups.setdefault(key, set()).add(stored.id)
-
-    def _remove(self, message_id: str) -> Stored:
-        stored = self._entries.pop(message_id)
-        self._read.discard(message_id)
-        self._raw.pop(message_id, None)
-        key = _group_key(stored)
-        if key is not None:
-            members = self._groups[key]
-            members.discard(message_id)
-            if not members:
-                del self._groups[key]
-        self._tombstones[message_id] = stored.seq
-        while len(self._tombstones) > TOMBSTONES:
-            self._tombstones.popitem(last=False)
-        return stored
+    async def _retag(self, changes: dict[str, tuple[str, ...]]) -> int:
+        if not changes:
+            return 0
+        if self._db is not None:
+            await self._in_db(self._db.set_tags, changes)
+        for message_id, tags in changes.items():
+            self._index.set_tags(message_id, tags)
+        await self._publish(self._updates(self._stored(changes)))
+        return len(changes)
 
     def _drop(self, ids: Iterable[str]) -> list[Event]:
         """Remove messages: a 'delete' event each, then 'update' where supersession changed."""
         events: list[Event] = []
-        befores: dict[_GroupKey, dict[str, str | None]] = {}
+        befores: dict[GroupKey, dict[str, str | None]] = {}
         for message_id in ids:
-            stored = self._entries[message_id]
-            key = _group_key(stored)
+            stored = self._index.get(message_id)
+            assert stored is not None
+            key = stored.group_key
             if key is not None and key not in befores:
-                befores[key] = self._group_state(key)
-            events.append(Event("delete", self._summary(stored)))
-            self._remove(message_id)
+                befores[key] = self._index.group_state(key)
+            events.append(Event("delete", self._index.summary(stored)))
+            self._index.remove(message_id)
         for key, before in befores.items():
-            events += self._group_updates(key, before)
+            events += self._updates(self._index.changed_in_group(key, before))
         return events
 
-    def _superseded_by(self, stored: Stored) -> str | None:
-        """The group's newest message (highest RefSeq, then arrival) if its RefSeq is higher.
-
-        "Later" is judged by RefSeq, not by arrival, so a resend delivered before the original
-        still marks the original superseded, which is exactly the out-of-order case to catch.
-        """
-        key = _group_key(stored)
-        if key is None:
-            return None
-        head = max(
-            (self._entries[i] for i in self._groups[key]),
-            key=lambda s: (s.parsed.ref_seq or 0, s.seq),
-        )
-        if (head.parsed.ref_seq or 0) > (stored.parsed.ref_seq or 0):
-            return head.id
-        return None
-
-    def _group_state(self, key: _GroupKey | None) -> dict[str, str | None]:
-        if key is None or key not in self._groups:
-            return {}
-        return {i: self._superseded_by(self._entries[i]) for i in self._groups[key]}
-
-    def _group_updates(
-        self, key: _GroupKey | None, before: dict[str, str | None], skip: str | None = None
-    ) -> list[Event]:
-        after = self._group_state(key)
-        return [
-            Event("update", self._summary(self._entries[i]))
-            for i, superseded_by in sorted(after.items(), key=lambda kv: self._entries[kv[0]].seq)
-            if i != skip and i in before and before[i] != superseded_by
-        ]
-
     async def _publish(self, events: list[Event]) -> None:
-        if self._subscribers:
-            self._log.extend(events)
-            self._log_end += len(events)
-            while len(self._log) > EVENT_BACKLOG:
-                self._log.popleft()
+        self._events.append(events)
         async with self._changed:
             self._changed.notify_all()
-
-    def _trim_log(self) -> None:
-        """Forget events every subscriber has already taken."""
-        if not self._subscribers:
-            self._log.clear()
-            return
-        keep_from = min(self._subscribers.values())
-        first = self._log_end - len(self._log)
-        for _ in range(max(0, keep_from - first)):
-            self._log.popleft()
-
-
-class Subscription:
-    """One reader of the event stream; use as a context manager so it always unsubscribes."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._token = object()
-        store._subscribers[self._token] = store._log_end
-
-    async def next_batch(self) -> list[Event]:
-        """The events since the last call, waiting for at least one; [] once the store closes."""
-        return await self._store._next_batch(self._token)
-
-    def close(self) -> None:
-        self._store._unsubscribe(self._token)
-
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def _group_key(stored: Stored) -> _GroupKey | None:
-    p = stored.parsed
-    if p.ref is None or p.ref_seq is None:
-        return None
-    return (p.flow or "", p.ref)
-
-
-@dataclass(frozen=True)
-class _Row:
-    stored: Stored
-    read: bool = False
-
-
-@dataclass
-class _Database:
-    """SQLite persistence; every method runs on the store's single DB thread.
-
-    Only raw bytes, envelope and state are kept: the parsed view is rebuilt on load, so a
-    better parser also improves messages caught before it.
-    """
-
-    path: str
-    conn: sqlite3.Connection | None = field(default=None)
-
-    def open_and_load(self) -> tuple[list[_Row], int]:
-        conn = self.conn = sqlite3.connect(self.path)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        with conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS message (id TEXT PRIMARY KEY, seq INTEGER NOT NULL"
-                " UNIQUE, created TEXT NOT NULL, mail_from TEXT NOT NULL, rcpt_to TEXT NOT NULL,"
-                " raw BLOB NOT NULL, read INTEGER NOT NULL DEFAULT 0)"
-            )
-            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
-        rows = []
-        cursor = conn.execute(
-            "SELECT id, seq, created, mail_from, rcpt_to, raw, read FROM message ORDER BY seq"
-        )
-        for message_id, seq, created, mail_from, rcpt_to, raw, read in cursor:
-            stored = Stored(
-                id=message_id,
-                seq=seq,
-                created=datetime.fromisoformat(created),
-                size=len(raw),
-                envelope=Envelope(mail_from, tuple(json.loads(rcpt_to))),
-                parsed=parse(bytes(raw)),
-            )
-            rows.append(_Row(stored, bool(read)))
-        (last_seq,) = conn.execute(
-            "SELECT MAX(v) FROM (SELECT MAX(seq) AS v FROM message"
-            " UNION ALL SELECT value FROM meta WHERE key = 'last_seq')"
-        ).fetchone()
-        return rows, int(last_seq or 0)
-
-    def _conn(self) -> sqlite3.Connection:
-        assert self.conn is not None, "database not open"
-        return self.conn
-
-    def insert(self, stored: Stored, raw: bytes, evict: list[str]) -> None:
-        conn = self._conn()
-        with conn:
-            conn.execute(
-                "INSERT INTO message (id, seq, created, mail_from, rcpt_to, raw)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    stored.id,
-                    stored.seq,
-                    stored.created.isoformat(),
-                    stored.envelope.mail_from,
-                    json.dumps(stored.envelope.rcpt_to),
-                    raw,
-                ),
-            )
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('last_seq', ?)", (stored.seq,))
-            conn.executemany("DELETE FROM message WHERE id = ?", [(i,) for i in evict])
-
-    def delete(self, ids: list[str]) -> None:
-        conn = self._conn()
-        with conn:
-            conn.executemany("DELETE FROM message WHERE id = ?", [(i,) for i in ids])
-
-    def mark_read(self, message_id: str) -> None:
-        conn = self._conn()
-        with conn:
-            conn.execute("UPDATE message SET read = 1 WHERE id = ?", (message_id,))
-
-    def raw(self, message_id: str) -> bytes | None:
-        row = self._conn().execute("SELECT raw FROM message WHERE id = ?", (message_id,)).fetchone()
-        return None if row is None else bytes(row[0])
-
-    def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.close()
-            self.conn = None

@@ -4,21 +4,25 @@ the thread pools, the outbox sender) is set up and torn down in cleanup contexts
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from core import db, schema
+from core import db, request_id, schema
 from core.clock import Clock
 from core.context import Context
 from core.outbox import Transport
 from core.settings import Settings
 from core.smtp import SmtpTransport
-from server.keys import CONTEXT, DB_POOL, HASH_POOL, SENDER, SETTINGS
+from server import accesslog, cors, hashing, headers, metrics
+from server.handlers import metrics as metrics_handler
+from server.keys import CONTEXT, DB_POOL, HASH_POOL, METRICS, SENDER, SETTINGS
+from server.metrics import Metrics
+from server.openapi import document_route
 from server.problems import problem_middleware, request_id_middleware
-from server.routes import add_routes
+from server.route import register
+from server.routes import ROUTES
 from server.sender import OutboxSender
 
 DB_THREADS = 8
@@ -32,16 +36,25 @@ def create_app(
     mail_poll_interval: float = 1.0,
 ) -> web.Application:
     """Build the service. `settings` must carry a secret key (see core.secret)."""
+    accesslog.install()  # aiohttp's refusals of malformed requests: one line, no traceback
+    request_id.install()
+    measured = Metrics()
     app = web.Application(
-        middlewares=[request_id_middleware, problem_middleware],
+        middlewares=[
+            request_id_middleware,
+            *([metrics.middleware(measured)] if settings.metrics else []),
+            problem_middleware,
+            cors.preflight_middleware,
+        ],
         client_max_size=settings.avatar_max_bytes + 64 * 1024,
     )
     app[SETTINGS] = settings
+    app[METRICS] = measured
     app[CONTEXT] = Context.create(settings, clock=clock)
 
     async def pools(app: web.Application) -> AsyncIterator[None]:
         app[DB_POOL] = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="acctkit-db")
-        app[HASH_POOL] = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="acctkit-hash")
+        app[HASH_POOL] = hashing.hashing_pool()
         yield
         app[HASH_POOL].shutdown(wait=True)
         app[DB_POOL].shutdown(wait=True)
@@ -54,12 +67,19 @@ def create_app(
         await loop.run_in_executor(app[DB_POOL], db.close_database)
 
     async def sender(app: web.Application) -> AsyncIterator[None]:
-        mailer = transport or SmtpTransport(settings.smtp_url, settings.mail_from)
-        app[SENDER] = OutboxSender(app[CONTEXT], mailer, poll_interval=mail_poll_interval)
+        mailer = transport or SmtpTransport(
+            settings.smtp_url, settings.mail_from, timeout=settings.smtp_timeout
+        )
+        app[SENDER] = OutboxSender(
+            app[CONTEXT], mailer, poll_interval=mail_poll_interval, metrics=app[METRICS]
+        )
         app[SENDER].start()
         yield
         await app[SENDER].stop()
 
     app.cleanup_ctx.extend([pools, database, sender])
-    add_routes(app)
+    app.on_response_prepare.extend([headers.protect, cors.add_cors_headers])
+    register(app, [*ROUTES, document_route(ROUTES, settings)])
+    if settings.metrics:
+        app.router.add_get("/metrics", metrics_handler.scrape)
     return app

@@ -1,10 +1,13 @@
 """The one way a handler reaches core: sync service functions run in a thread pool, never on the
 event loop. Functions that hash passwords run in their own pool, sized to the cores, so a storm of
-logins saturates the CPU without making cheap reads like /api/me wait behind it."""
+logins saturates the CPU without making cheap reads like /api/me wait behind it. Each call runs in
+a copy of the caller's context (run_in_executor does not copy it), so the request id follows the
+work into the pool threads: their log lines and the mail they enqueue carry it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,17 +27,15 @@ def context(request: web.Request) -> Context:
 async def call(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a core function (database work) in the database pool."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        request.app[DB_POOL], functools.partial(fn, context(request), *args, **kwargs)
-    )
+    work = functools.partial(fn, context(request), *args, **kwargs)
+    return await loop.run_in_executor(request.app[DB_POOL], contextvars.copy_context().run, work)
 
 
 async def call_hashing(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a core function that hashes or verifies a password in the hashing pool."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        request.app[HASH_POOL], functools.partial(fn, context(request), *args, **kwargs)
-    )
+    work = functools.partial(fn, context(request), *args, **kwargs)
+    return await loop.run_in_executor(request.app[HASH_POOL], contextvars.copy_context().run, work)
 
 
 def mail_enqueued(request: web.Request) -> None:

@@ -6,6 +6,7 @@ import ipaddress
 
 from aiohttp import web
 
+from core.sessions import Client
 from core.settings import Settings
 
 
@@ -27,3 +28,8 @@ def client_ip(request: web.Request, settings: Settings) -> str:
         if not _trusted(hop, settings.trusted_proxies):
             return hop
     return peer
+
+
+def login_client(request: web.Request, settings: Settings) -> Client:
+    """What a new login records about where it came from (shown in GET /api/me/sessions/)."""
+    return Client(ip=client_ip(request, settings), user_agent=request.headers.get("User-Agent", ""))

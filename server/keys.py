@@ -8,6 +8,7 @@ from aiohttp import web
 
 from core.context import Context
 from core.settings import Settings
+from server.metrics import Metrics
 from server.sender import OutboxSender
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -15,3 +16,4 @@ CONTEXT = web.AppKey("context", Context)
 DB_POOL = web.AppKey("db_pool", ThreadPoolExecutor)
 HASH_POOL = web.AppKey("hash_pool", ThreadPoolExecutor)
 SENDER = web.AppKey("sender", OutboxSender)
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,128 +1,111 @@
-"""The OpenAPI 3.1 document, generated from the route table at request time."""
+"""The OpenAPI 3.1 document, generated from a route table and the contract's Structs.
+
+It is built once per app from the running Settings, so a limit a setting decides (the password's
+minimum length) is published with the value the server enforces. The route table is handed in
+by the app factory: this module does not know where routes come from.
+"""
 
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
-from server.render import json_response
+from contract import accounts
+from contract.fields import SETTING_KEY
+from core import errors
+from core.settings import Settings
+from server.route import Route, struct_of
 
-DT = {"type": "string", "format": "date-time"}
-S = {"type": "string"}
-
-SCHEMAS: dict[str, Any] = {
-    "Problem": {
-        "type": "object",
-        "description": "RFC 9457 problem document",
-        "properties": {
-            "type": S,
-            "title": S,
-            "status": {"type": "integer"},
-            "detail": S,
-            "code": S,
-            "errors": {"type": "object", "additionalProperties": {"type": "array", "items": S}},
-            "attempts_left": {"type": "integer"},
-            "retry_after": {"type": "integer"},
-        },
-        "required": ["type", "title", "status", "detail", "code"],
-    },
-    "UserOut": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "username": S,
-            "email": S,
-            "first_name": S,
-            "last_name": S,
-            "avatar_url": {"type": ["string", "null"]},
-            "date_joined": DT,
-            "email_verified": {"type": "boolean"},
-        },
-    },
-    "TokenPair": {"type": "object", "properties": {"access": S, "refresh": S}},
-    "SignupStarted": {
-        "type": "object",
-        "properties": {
-            "signup_id": S,
-            "email": S,
-            "expires_at": DT,
-            "resend_after": DT,
-            "seq": {"type": "integer", "description": "the code's number (X-Acctkit-Seq)"},
-        },
-    },
-    "CodeSent": {
-        "type": "object",
-        "properties": {"expires_at": DT, "resend_after": DT, "seq": {"type": "integer"}},
-    },
-    "SignupVerified": {
-        "type": "object",
-        "properties": {"user": {"$ref": "#/components/schemas/UserOut"}, "access": S, "refresh": S},
-    },
-    "Status": {"type": "object", "properties": {"status": S}},
-    "AvatarImage": {
-        "type": "string",
-        "contentMediaType": "image/*",
-        "description": "PNG when the picture has transparency, else JPEG; at most 512x512, "
-        "no metadata. Cache-Control: public, no-cache with a strong ETag.",
-    },
-    "Detail": {"type": "object", "properties": {"detail": S}},
-    "ResetStatus": {
-        "type": "object",
-        "properties": {"valid": {"type": "boolean"}, "expires_at": DT},
-    },
-}
+REF = "#/components/schemas/{name}"
+TEXT = {"type": "string"}
 
 
-# What server.body answers for any route that reads a JSON body (the contract's conventions).
-BODY_ERRORS = {400: "invalid, parse_error", 413: "too_large", 415: "unsupported_media_type"}
+def _ref(kind: type[msgspec.Struct]) -> dict[str, str]:
+    return {"$ref": REF.format(name=kind.__name__)}
 
 
-def _errors(route: Any) -> dict[int, str]:
-    """The route's own problem codes plus those every JSON-body route can answer."""
-    errors = dict(route.errors)
-    if route.body is not None:
-        for status, codes in BODY_ERRORS.items():
-            mine = [c.strip() for c in errors.get(status, "").split(",") if c.strip()]
-            extra = [c for c in codes.split(", ") if c not in mine]
-            errors[status] = ", ".join(mine + extra)
-    return errors
+def _apply_settings(node: Any, settings: Settings) -> None:
+    """Write the running value of every setting-decided limit into the schema."""
+    if isinstance(node, dict):
+        setting = node.get(SETTING_KEY)
+        if isinstance(setting, str):
+            node["minLength"] = getattr(settings, setting.removeprefix("ACCTKIT_").lower())
+        for value in node.values():
+            _apply_settings(value, settings)
+    elif isinstance(node, list):
+        for value in node:
+            _apply_settings(value, settings)
 
 
-def _operation(route: Any) -> dict[str, Any]:
-    status, schema = route.ok
+def schemas(routes: list[Route], settings: Settings) -> dict[str, Any]:
+    kinds: list[type[msgspec.Struct]] = [accounts.Problem]
+    for route in routes:
+        for kind in (route.body, struct_of(route.ok[1])):
+            if kind is not None and kind not in kinds:
+                kinds.append(kind)
+    _, components = msgspec.json.schema_components(kinds, ref_template=REF)
+    for kind in kinds:
+        one_of = getattr(kind, "one_of_required", ())
+        if one_of:  # "username or email": any one of these fields must be there
+            components[kind.__name__]["anyOf"] = [{"required": [name]} for name in one_of]
+    _apply_settings(components, settings)
+    return components
+
+
+def _problem(status: int, codes: list[str]) -> dict[str, Any]:
+    schema = {
+        **_ref(accounts.Problem),
+        "properties": {"status": {"const": status}, "code": {"enum": codes}},
+    }
+    return {
+        "description": "code: " + ", ".join(codes),
+        "content": {"application/problem+json": {"schema": schema}},
+    }
+
+
+def _success(route: Route) -> dict[str, Any]:
+    status, kind = route.ok
     ok: dict[str, Any] = {"description": "Success"}
-    if schema:
-        ok["content"] = {route.produces: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
-    elif status != 204 and route.produces == "application/json":
-        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
-    elif status != 204:
-        ok["content"] = {route.produces: {"schema": {"type": "string"}}}
-    responses: dict[str, Any] = {str(status): ok}
-    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    if route.produces == "text/html":  # pages render their own errors as pages
-        problem = {"text/html": {"schema": {"type": "string"}}}
-    for code_status, codes in sorted(_errors(route).items()):
-        responses[str(code_status)] = {"description": f"code: {codes}", "content": problem}
-    slug = re.sub(r"[^a-z0-9]+", "_", route.path.lower()).strip("_")
-    operation_id = f"{route.method.lower()}_{slug}"
+    if status == 204:
+        pass
+    elif kind is not None and struct_of(kind) is not kind:
+        ok["content"] = {
+            route.produces: {"schema": {"type": "array", "items": _ref(struct_of(kind))}}
+        }
+    elif kind is not None:
+        ok["content"] = {route.produces: {"schema": _ref(kind)}}
+    elif route.produces == "application/json":
+        ok["content"] = {route.produces: {"schema": {"type": "object"}}}
+    else:
+        ok["content"] = {route.produces: {"schema": {**TEXT, "contentMediaType": route.produces}}}
+    return ok
+
+
+def operation(route: Route) -> dict[str, Any]:
+    responses: dict[str, Any] = {str(route.ok[0]): _success(route)}
+    for status, codes in route.problems().items():
+        responses[str(status)] = _problem(status, codes)
+    for status, page in sorted(route.pages.items()):
+        responses[str(status)] = {"description": page, "content": {"text/html": {"schema": TEXT}}}
+    slug = re.sub(r"[^a-z0-9]+", "_", route.template.lower()).strip("_")
     op: dict[str, Any] = {
         "summary": route.summary,
         "tags": [route.tag],
-        "operationId": operation_id,
-        "responses": responses,
+        "operationId": f"{route.method.lower()}_{slug}",
+        "responses": dict(sorted(responses.items())),
     }
-    params = re.findall(r"{(\w+)}", route.path)
+    params = re.findall(r"{(\w+)}", route.template)
     if params:
         op["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": S} for p in params
+            {"name": p, "in": "path", "required": True, "schema": TEXT} for p in params
         ]
     if route.body is not None:
         op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": route.body}},
+            "required": not route.body_optional,
+            "content": {"application/json": {"schema": _ref(route.body)}},
         }
     if route.raw_body is not None:
         op["requestBody"] = {"required": True, "content": route.raw_body}
@@ -131,32 +114,25 @@ def _operation(route: Any) -> dict[str, Any]:
     return op
 
 
-@cache
-def document() -> dict[str, Any]:
-    from server.routes import ROUTES
-
+def document(routes: list[Route], settings: Settings) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    for route in ROUTES:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
-    paths["/api/openapi.json"] = {
-        "get": {
-            "summary": "This document",
-            "tags": ["ops"],
-            "operationId": "get_openapi",
-            "responses": {"200": {"description": "OpenAPI 3.1"}},
-        }
-    }
+    for route in routes:
+        paths.setdefault(route.template, {})[route.method.lower()] = operation(route)
+    components = schemas(routes, settings)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "acctkit",
             "version": "0.1.0",
             "description": "Accounts: signup with an emailed code, JWT login, password reset, "
-            "profile. Every path also answers without (or with) its trailing slash.",
+            "profile. Every path also answers without (or with) its trailing slash. Every error "
+            "is an RFC 9457 problem document; a method a path does not document answers 405 "
+            f"`{errors.MethodNotAllowed.code}` with an Allow header, and an unknown path 404 "
+            f"`{errors.NotFound.code}`.",
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": components,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },
@@ -164,5 +140,12 @@ def document() -> dict[str, Any]:
     }
 
 
-async def openapi_json(request: web.Request) -> web.Response:
-    return json_response(document())
+def document_route(routes: list[Route], settings: Settings) -> Route:
+    """GET /api/openapi.json for `routes` (and itself), encoded once."""
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.Response(body=encoded, content_type="application/json")
+
+    itself = Route("GET", "/api/openapi.json", openapi_json, "This document", "ops")
+    encoded = msgspec.json.encode(document([*routes, itself], settings))
+    return itself

@@ -4,16 +4,19 @@ Also stamps each response with X-Request-ID."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 
-from core import errors
+from core import errors, request_id
+from server.accesslog import loggable_path
 from server.render import dumps
 
 log = logging.getLogger("acctkit.server")
@@ -26,6 +29,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _HTTP_CODES = {
     400: "bad_request",
     401: "not_authenticated",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
@@ -93,11 +97,33 @@ def from_http_error(exc: web.HTTPException) -> web.Response:
     )
 
 
+_request_ids = itertools.count()
+_id_prefix = secrets.token_hex(8)
+
+
+def _new_prefix() -> None:
+    global _id_prefix
+    _id_prefix = secrets.token_hex(8)
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
+def new_request_id() -> str:
+    """32 hex characters, unique without a system call per request: a random prefix per process
+    (a fresh one after a fork) and a counter. Request ids name requests; they guard nothing."""
+    return f"{_id_prefix}{next(_request_ids):016x}"
+
+
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     given = request.headers.get("X-Request-ID", "")
-    request[REQUEST_ID] = given if _SAFE_ID.match(given) else uuid.uuid4().hex
-    response = await handler(request)
+    request[REQUEST_ID] = given if _SAFE_ID.match(given) else new_request_id()
+    token = request_id.bind(request[REQUEST_ID])  # for log lines and mail (core.request_id)
+    try:
+        response = await handler(request)
+    finally:
+        request_id.unbind(token)
     response.headers["X-Request-ID"] = request[REQUEST_ID]
     return response
 
@@ -116,7 +142,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         log.exception(
             "unhandled error in %s %s [request %s]",
             request.method,
-            request.path,
+            loggable_path(request),
             request.get(REQUEST_ID, "-"),
         )
         return problem(

@@ -1,80 +1,50 @@
-"""The route table: one list that registers every route in both slash forms (the contract forbids
-redirects) and from which the OpenAPI document is generated, so the two cannot drift apart."""
+"""The route table: every route of the accounts service, declared once (server/route.py says what
+a declaration holds). The app registers it in both slash forms and builds the OpenAPI document
+from it, so the two cannot drift apart.
+
+Adding a route: append `Route(method, path, handler, summary, tag, ...)` with `auth=True` if it
+needs a bearer token, `body=<contract Struct>` if it reads JSON (the handler then takes
+`(request, body)`), `ok=(status, <contract Struct or None>)`, and `errors=(core.errors classes)`
+for what core can raise; the body and bearer-token problems are added by themselves. The handler
+returns core's result (encoded as the `ok` Struct), None (an empty answer with the `ok` status),
+or its own aiohttp response when it needs headers of its own. A path variable may carry aiohttp's
+regex (`{uid:[^/]+}`); the document shows it as `{uid}`. For example:
+
+    Route("DELETE", "/api/me/sessions/{id}/", sessions.end, "End one login", "me",
+          auth=True, ok=(204, None), errors=(e.SessionNotFound,))
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from contract import accounts as c
+from core import errors as e
+from server.handlers import (
+    avatars,
+    health,
+    jwks,
+    me,
+    profile,
+    reset,
+    reset_page,
+    sessions,
+    signup,
+    tokens,
+)
+from server.route import Route
 
-from aiohttp import web
-
-from server.handlers import avatars, health, me, profile, reset, reset_page, signup, tokens
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def obj(required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
-    """A JSON-schema object of string fields unless a property says otherwise."""
-    return {
-        "type": "object",
-        "properties": {
-            k: v if isinstance(v, dict) else {"type": "string"} for k, v in props.items()
-        },
-        "required": list(required),
-    }
-
-
-STR: dict[str, Any] = {"type": "string"}
-# What core.policy accepts, said in the schema so generated clients and fuzzers know it too.
-NAME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 150}
-USERNAME: dict[str, Any] = {"type": "string", "maxLength": 150, "pattern": r"^[\w.@+-]+$"}
-EMAIL: dict[str, Any] = {"type": "string", "format": "email", "maxLength": 254}
-NEW_PASSWORD: dict[str, Any] = {
-    "type": "string",
-    "minLength": 8,
-    "maxLength": 1024,
-    "description": "not common, not like the username or the email's local part",
-}
-CODE: dict[str, Any] = {
-    "type": "string",
-    "pattern": r"^[\s\-]*(\d[\s\-]*){6}$",
-    "description": "6 digits as a string (leading zeros matter); spaces and hyphens ignored",
-}
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    tag: str
-    auth: bool = False
-    body: dict[str, Any] | None = None
-    ok: tuple[int, str | None] = (200, None)  # status and a components/schemas name
-    errors: dict[int, str] = field(default_factory=dict)  # status -> the codes it can carry
-    raw_body: dict[str, Any] | None = None  # non-JSON request content (avatars)
-    produces: str = "application/json"
-
+CODE_ERRORS = (e.CodeInvalid, e.CodeExpired, e.CodeSuperseded, e.TooManyAttempts)
 
 ROUTES: list[Route] = [
+    # signup
     Route(
         "POST",
         "/api/auth/signup/",
         signup.start,
         "Start a signup; a code is mailed",
         "signup",
-        body=obj(
-            ("first_name", "last_name", "username", "email", "password"),
-            first_name=NAME,
-            last_name=NAME,
-            username=USERNAME,
-            email=EMAIL,
-            password=NEW_PASSWORD,
-        ),
-        ok=(202, "SignupStarted"),
-        errors={400: "invalid", 409: "username_taken, email_taken", 429: "throttled"},
+        body=c.SignupRequest,
+        ok=(202, c.SignupStarted),
+        errors=(e.UsernameTaken, e.EmailTaken, e.Throttled),
     ),
     Route(
         "POST",
@@ -82,15 +52,9 @@ ROUTES: list[Route] = [
         signup.verify,
         "Verify the code; creates the user",
         "signup",
-        body=obj(("signup_id", "code"), signup_id=STR, code=CODE),
-        ok=(201, "SignupVerified"),
-        errors={
-            400: "code_invalid, invalid",
-            404: "signup_not_found",
-            410: "code_expired",
-            409: "code_superseded, username_taken, email_taken",
-            429: "too_many_attempts",
-        },
+        body=c.SignupVerify,
+        ok=(201, c.SignupVerified),
+        errors=(*CODE_ERRORS, e.SignupNotFound, e.UsernameTaken, e.EmailTaken),
     ),
     Route(
         "POST",
@@ -98,19 +62,20 @@ ROUTES: list[Route] = [
         signup.resend,
         "Mail a new code",
         "signup",
-        body=obj(("signup_id",), signup_id=STR),
-        ok=(202, "CodeSent"),
-        errors={404: "signup_not_found", 429: "resend_too_soon, too_many_attempts"},
+        body=c.SignupResend,
+        ok=(202, c.CodeSent),
+        errors=(e.SignupNotFound, e.ResendTooSoon, e.TooManyAttempts),
     ),
+    # tokens (SimpleJWT's routes and bodies)
     Route(
         "POST",
         "/api/token/",
         tokens.obtain,
         "Log in: obtain access and refresh tokens",
         "tokens",
-        body=obj(("password",), username=STR, email=STR, password=STR),
-        ok=(200, "TokenPair"),
-        errors={401: "invalid_credentials", 429: "too_many_attempts"},
+        body=c.LoginRequest,
+        ok=(200, c.TokenPair),
+        errors=(e.InvalidCredentials, e.TooManyAttempts),
     ),
     Route(
         "POST",
@@ -118,9 +83,9 @@ ROUTES: list[Route] = [
         tokens.refresh,
         "Rotate a refresh token",
         "tokens",
-        body=obj(("refresh",), refresh=STR),
-        ok=(200, "TokenPair"),
-        errors={401: "token_invalid, token_reused"},
+        body=c.RefreshRequest,
+        ok=(200, c.TokenPair),
+        errors=(e.TokenInvalid, e.TokenReused),
     ),
     Route(
         "POST",
@@ -128,9 +93,9 @@ ROUTES: list[Route] = [
         tokens.verify,
         "Check a token",
         "tokens",
-        body=obj(("token",), token=STR),
-        ok=(200, None),
-        errors={401: "token_invalid"},
+        body=c.TokenVerifyRequest,
+        ok=(200, c.Empty),
+        errors=(e.TokenInvalid,),
     ),
     Route(
         "POST",
@@ -138,9 +103,9 @@ ROUTES: list[Route] = [
         tokens.revoke,
         "Log out of one login",
         "tokens",
-        body=obj(("refresh",), refresh=STR),
+        body=c.RefreshRequest,
         ok=(204, None),
-        errors={401: "token_invalid"},
+        errors=(e.TokenInvalid,),
     ),
     Route(
         "POST",
@@ -150,8 +115,8 @@ ROUTES: list[Route] = [
         "tokens",
         auth=True,
         ok=(204, None),
-        errors={401: "not_authenticated, token_invalid"},
     ),
+    # the signed-in user
     Route(
         "GET",
         "/api/me/",
@@ -159,34 +124,48 @@ ROUTES: list[Route] = [
         "The signed-in user",
         "me",
         auth=True,
-        ok=(200, "UserOut"),
-        errors={401: "not_authenticated, token_invalid"},
+        auth_in_handler=True,
+        ok=(200, c.UserOut),
     ),
-    Route("GET", "/healthz", health.healthz, "Liveness", "ops", ok=(200, "Status")),
     Route(
         "GET",
-        "/readyz",
-        health.readyz,
-        "Readiness (checks the database)",
-        "ops",
-        ok=(200, "Status"),
-        errors={503: "not_ready"},
+        "/api/me/sessions/",
+        sessions.list_sessions,
+        "The signed-in user's live logins, the caller's marked current",
+        "me",
+        auth=True,
+        ok=(200, list[c.Session]),
     ),
-    # profile (issue 5)
+    Route(
+        "DELETE",
+        "/api/me/sessions/{id}/",
+        sessions.end_session,
+        "End one login: its refresh and access tokens die at once",
+        "me",
+        auth=True,
+        ok=(204, None),
+        errors=(e.SessionNotFound,),
+    ),
+    Route(
+        "GET",
+        "/.well-known/jwks.json",
+        jwks.jwks,
+        "The public keys that verify access tokens (EdDSA or RS256 only)",
+        "tokens",
+        ok=(200, c.JwkSet),
+        errors=(e.NoPublicKeys,),
+    ),
     Route(
         "PATCH",
         "/api/me/",
         profile.update_me,
-        "Edit names and username (unknown fields are ignored)",
+        "Edit names and username (unknown fields are ignored; an empty body changes nothing)",
         "me",
         auth=True,
-        body=obj((), first_name=NAME, last_name=NAME, username=USERNAME),
-        ok=(200, "UserOut"),
-        errors={
-            400: "invalid",
-            401: "not_authenticated, token_invalid",
-            409: "username_taken",
-        },
+        body=c.ProfilePatch,
+        body_optional=True,
+        ok=(200, c.UserOut),
+        errors=(e.UsernameTaken,),
     ),
     Route(
         "DELETE",
@@ -195,14 +174,9 @@ ROUTES: list[Route] = [
         "Delete the account and everything that belongs to it",
         "me",
         auth=True,
-        body=obj(("password",), password=STR),
+        body=c.DeleteAccount,
         ok=(204, None),
-        errors={
-            400: "invalid",
-            401: "not_authenticated, token_invalid",
-            403: "wrong_password",
-            429: "too_many_attempts",
-        },
+        errors=(e.WrongPassword, e.TooManyAttempts),
     ),
     Route(
         "PUT",
@@ -212,13 +186,8 @@ ROUTES: list[Route] = [
         "me",
         auth=True,
         raw_body=avatars.UPLOAD_CONTENT,
-        ok=(200, "UserOut"),
-        errors={
-            400: "invalid_image, invalid, parse_error",
-            401: "not_authenticated, token_invalid",
-            413: "too_large",
-            415: "unsupported_media_type",
-        },
+        ok=(200, c.UserOut),
+        errors=(e.InvalidImage, e.InvalidInput, e.ParseError, e.TooLarge, e.UnsupportedMediaType),
     ),
     Route(
         "DELETE",
@@ -228,7 +197,6 @@ ROUTES: list[Route] = [
         "me",
         auth=True,
         ok=(204, None),
-        errors={401: "not_authenticated, token_invalid"},
     ),
     Route(
         "GET",
@@ -236,9 +204,8 @@ ROUTES: list[Route] = [
         avatars.get_avatar,
         "A user's avatar (ETag; If-None-Match answers 304)",
         "me",
-        ok=(200, "AvatarImage"),
         produces="image/*",
-        errors={404: "avatar_not_found"},
+        errors=(e.AvatarNotFound,),
     ),
     Route(
         "POST",
@@ -247,15 +214,9 @@ ROUTES: list[Route] = [
         "Ask to change the email address; a code is mailed to the new address",
         "me",
         auth=True,
-        body=obj(("email", "password"), email=EMAIL, password=STR),
-        ok=(202, "CodeSent"),
-        errors={
-            400: "invalid",
-            401: "not_authenticated, token_invalid",
-            403: "wrong_password",
-            409: "email_taken",
-            429: "resend_too_soon, too_many_attempts",
-        },
+        body=c.EmailChangeRequest,
+        ok=(202, c.CodeSent),
+        errors=(e.WrongPassword, e.EmailTaken, e.ResendTooSoon, e.TooManyAttempts),
     ),
     Route(
         "POST",
@@ -264,36 +225,30 @@ ROUTES: list[Route] = [
         "Confirm the new email address with the mailed code",
         "me",
         auth=True,
-        body=obj(("code",), code=CODE),
-        ok=(200, "UserOut"),
-        errors={
-            400: "code_invalid, invalid",
-            401: "not_authenticated, token_invalid",
-            404: "email_change_not_found",
-            409: "code_superseded, email_taken",
-            410: "code_expired",
-            429: "too_many_attempts",
-        },
+        body=c.EmailChangeVerify,
+        ok=(200, c.UserOut),
+        errors=(*CODE_ERRORS, e.EmailChangeNotFound, e.EmailTaken),
     ),
-    # password reset and change (issue 4)
+    # password reset and change
     Route(
         "POST",
         "/api/auth/password/reset/",
         reset.request_link,
         "Mail a password reset link (same answer whether or not the address has an account)",
         "password",
-        body=obj(("email",), email=EMAIL),
-        ok=(202, "Detail"),
-        errors={400: "invalid", 429: "throttled"},
+        body=c.ResetRequest,
+        ok=(202, c.Detail),
+        errors=(e.Throttled,),
     ),
     Route(
         "GET",
-        "/api/auth/password/reset/{uid}/",
+        # Not "confirm": that is the POST route beside it, and GET must not match it too.
+        "/api/auth/password/reset/{uid:(?!confirm/?$)[^/]+}/",
         reset.check,
         "Is this reset link usable? Never consumes it",
         "password",
-        ok=(200, "ResetStatus"),
-        errors={404: "reset_invalid", 409: "reset_used", 410: "reset_expired"},
+        ok=(200, c.ResetStatus),
+        errors=(e.ResetInvalid, e.ResetUsed, e.ResetExpired),
     ),
     Route(
         "POST",
@@ -301,19 +256,9 @@ ROUTES: list[Route] = [
         reset.confirm,
         "Set a new password with a reset link; every login is revoked",
         "password",
-        body=obj(
-            ("uid", "new_password", "re_new_password"),
-            uid=STR,
-            new_password=NEW_PASSWORD,
-            re_new_password=STR,
-        ),
+        body=c.ResetConfirm,
         ok=(204, None),
-        errors={
-            400: "password_mismatch, invalid",
-            404: "reset_invalid",
-            409: "reset_used",
-            410: "reset_expired",
-        },
+        errors=(e.PasswordMismatch, e.ResetInvalid, e.ResetUsed, e.ResetExpired),
     ),
     Route(
         "POST",
@@ -322,16 +267,9 @@ ROUTES: list[Route] = [
         "Change the password; returns a new login and revokes every other",
         "password",
         auth=True,
-        body=obj(
-            ("current_password", "new_password"), current_password=STR, new_password=NEW_PASSWORD
-        ),
-        ok=(200, "TokenPair"),
-        errors={
-            400: "invalid",
-            401: "not_authenticated, token_invalid",
-            403: "wrong_password",
-            429: "too_many_attempts",
-        },
+        body=c.PasswordChange,
+        ok=(200, c.TokenPair),
+        errors=(e.WrongPassword, e.TooManyAttempts),
     ),
     Route(
         "GET",
@@ -339,9 +277,8 @@ ROUTES: list[Route] = [
         reset_page.show,
         "The page a mailed reset link opens: a form for the new password",
         "password",
-        ok=(200, None),
-        errors={404: "invalid link", 409: "used link", 410: "expired link"},
         produces="text/html",
+        pages={404: "invalid link", 409: "used link", 410: "expired link"},
     ),
     Route(
         "POST",
@@ -349,42 +286,27 @@ ROUTES: list[Route] = [
         reset_page.submit,
         "The reset page's form posts here; answers with a page",
         "password",
-        raw_body={
-            "application/x-www-form-urlencoded": {
-                "schema": obj(
-                    ("csrf_token", "new_password", "re_new_password"),
-                    csrf_token=STR,
-                    new_password=STR,
-                    re_new_password=STR,
-                )
-            }
-        },
-        ok=(200, None),
-        errors={
+        raw_body=reset_page.FORM_CONTENT,
+        produces="text/html",
+        pages={
             400: "field errors (form shown again)",
             403: "form not from this page",
             404: "invalid link",
             409: "used link",
             410: "expired link",
+            413: "form too large",
             415: "not a form",
         },
-        produces="text/html",
+    ),
+    # operations
+    Route("GET", "/healthz", health.healthz, "Liveness", "ops", ok=(200, c.Status)),
+    Route(
+        "GET",
+        "/readyz",
+        health.readyz,
+        "Readiness (checks the database)",
+        "ops",
+        ok=(200, c.Status),
+        errors=(e.NotReady,),
     ),
 ]
-
-
-def both_slash_forms(path: str) -> list[str]:
-    other = path[:-1] if path.endswith("/") else path + "/"
-    return [path, other]
-
-
-def add_routes(app: web.Application) -> None:
-    from server.openapi import openapi_json
-
-    routes = [*ROUTES, Route("GET", "/api/openapi.json", openapi_json, "This document", "ops")]
-    for route in routes:
-        for path in both_slash_forms(route.path):
-            if route.method == "GET":
-                app.router.add_get(path, route.handler)
-            else:
-                app.router.add_route(route.method, path, route.handler)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from core import avatars, errors, profile
+from core import avatars, errors, profile, users
 from server.auth import authenticated
 from server.body import read_limited
 from server.calls import call, call_hashing
 from server.keys import SETTINGS
-from server.render import json_response
 
 FIELD = "avatar"
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the image
@@ -75,23 +75,21 @@ async def _read_multipart_field(request: web.Request, name: str, limit: int) -> 
                 chunks.append(chunk)
             if part.name == name:
                 return b"".join(chunks)
-    except (ValueError, AssertionError, RuntimeError) as exc:
+    except (ValueError, AssertionError, RuntimeError, HttpProcessingError) as exc:
         raise errors.ParseError(f"The multipart body is malformed: {exc}.") from None
     raise errors.InvalidInput(errors={name: ["This field is required."]})
 
 
-async def put_avatar(request: web.Request) -> web.Response:
+async def put_avatar(request: web.Request) -> users.UserView:
     user = await authenticated(request)
     data = await read_upload(request)
     # Decoding and re-encoding is CPU work: the hash pool, like argon2.
-    view = await call_hashing(request, profile.set_avatar, user.id, data)
-    return json_response(view)
+    return await call_hashing(request, profile.set_avatar, user.id, data)
 
 
-async def delete_avatar(request: web.Request) -> web.Response:
+async def delete_avatar(request: web.Request) -> None:
     user = await authenticated(request)
     await call(request, profile.remove_avatar, user.id)
-    return web.Response(status=204)
 
 
 def _user_id(raw: str) -> int:

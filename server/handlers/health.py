@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core import db
+from contract import accounts
+from core import db, errors
 from core.context import Context
 from server.calls import call
-from server.problems import problem
-from server.render import json_response
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+async def healthz(request: web.Request) -> accounts.Status:
+    return accounts.Status(status="ok")
 
 
 def _ping(ctx: Context) -> None:
@@ -20,9 +19,9 @@ def _ping(ctx: Context) -> None:
         db.database.execute_sql("SELECT 1")
 
 
-async def readyz(request: web.Request) -> web.Response:
+async def readyz(request: web.Request) -> accounts.Status:
     try:
         await call(request, _ping)
     except Exception as exc:  # any database failure means "not ready", not a 500
-        return problem(503, "not_ready", "Service Unavailable", f"database: {type(exc).__name__}")
-    return json_response({"status": "ok"})
+        raise errors.NotReady(f"database: {type(exc).__name__}") from None
+    return accounts.Status(status="ok")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core import sessions
-from server.auth import authenticated
+from core import sessions, users
+from server.auth import bearer_token
 from server.calls import call
-from server.render import json_response
 
 
-async def get_me(request: web.Request) -> web.Response:
-    user = await authenticated(request)
-    return json_response(await call(request, sessions.me, user.id))
+async def get_me(request: web.Request) -> users.UserView:
+    """The hottest route: the token check and the user view in one executor hop and one statement
+    (its Route has `auth_in_handler`, so the route wrapper does not authenticate first)."""
+    return await call(request, sessions.me_by_token, bearer_token(request))

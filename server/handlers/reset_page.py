@@ -21,9 +21,11 @@ POST, so an Origin check would refuse the legitimate submission.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
+import re
 from html import escape
 from importlib.resources import files
 from string import Template
@@ -31,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
+from contract.fields import refused_character
 from core import errors, reset
 from core.policy import PASSWORD_MAX
 from server.body import JSON_LIMIT, read_limited
@@ -39,18 +42,20 @@ from server.keys import SETTINGS
 from server.render import iso
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+_TEXT = {"type": "string"}
+FORM_CONTENT = {
+    FORM_TYPE: {
+        "schema": {
+            "type": "object",
+            "properties": {"csrf_token": _TEXT, "new_password": _TEXT, "re_new_password": _TEXT},
+            "required": ["csrf_token", "new_password", "re_new_password"],
+        }
+    }
+}
+"""The form as the OpenAPI document describes it."""
 _CSRF_PURPOSE = b"acctkit.server.reset_page:"
 
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
 
 # What each refusal of a link looks like to a person.
 _LINK_PAGES: dict[type[errors.AccountError], tuple[str, str]] = {
@@ -79,6 +84,27 @@ def _template(name: str) -> Template:
     return Template(files("server").joinpath(f"templates/{name}").read_text(encoding="utf-8"))
 
 
+@functools.cache
+def headers() -> dict[str, str]:
+    """Security headers of every page. The CSP admits the page's own style sheet by its hash
+    rather than every inline style ('unsafe-inline' would let injected markup restyle the form,
+    e.g. hide or overlay it), and no script at all: the page needs none."""
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
+        for css in _STYLE.findall(_template("page.html").template)
+    )
+    return {
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src {hashes}; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        ),
+    }
+
+
 def _fill(name: str, **values: str) -> Html:
     safe = {k: v if isinstance(v, Html) else escape(v, quote=True) for k, v in values.items()}
     return Html(_template(name).substitute(safe))
@@ -87,7 +113,7 @@ def _fill(name: str, **values: str) -> Html:
 def _page(title: str, content: Html, status: int) -> web.Response:
     body = _fill("page.html", title=title, content=content)
     return web.Response(
-        status=status, text=body, content_type="text/html", charset="utf-8", headers=HEADERS
+        status=status, text=body, content_type="text/html", charset="utf-8", headers=headers()
     )
 
 
@@ -198,6 +224,13 @@ async def submit(request: web.Request) -> web.Response:
             "Open the link from your mail again.",
         )
     try:
+        refused = {
+            name: [why]
+            for name in ("new_password", "re_new_password")
+            if (why := refused_character(form.get(name, "")))
+        }
+        if refused:  # the same character rule as the JSON routes
+            raise errors.InvalidInput(errors=refused)
         await call_hashing(
             request,
             reset.confirm,

@@ -4,41 +4,47 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from contract import accounts
 from core import signup
-from server.body import read_json, strings
 from server.calls import call, call_hashing, mail_enqueued
-from server.clientip import client_ip
+from server.clientip import client_ip, login_client
 from server.keys import SETTINGS
-from server.render import json_response
-
-SIGNUP_FIELDS = ("first_name", "last_name", "username", "email", "password")
+from server.render import as_contract
 
 
-async def start(request: web.Request) -> web.Response:
-    fields = strings(await read_json(request), SIGNUP_FIELDS)
+async def start(request: web.Request, body: accounts.SignupRequest) -> signup.SignupStarted:
     started = await call_hashing(
         request,
         signup.start,
-        signup.SignupRequest(**fields),
+        signup.SignupRequest(
+            first_name=body.first_name,
+            last_name=body.last_name,
+            username=body.username,
+            email=body.email,
+            password=body.password,
+        ),
         ip=client_ip(request, request.app[SETTINGS]),
     )
     mail_enqueued(request)
-    return json_response(started, status=202)
+    return started
 
 
-async def verify(request: web.Request) -> web.Response:
-    fields = strings(await read_json(request), ("signup_id", "code"))
-    verified = await call(request, signup.verify, fields["signup_id"], fields["code"])
-    body = {
-        "user": verified.user,
-        "access": verified.tokens.access,
-        "refresh": verified.tokens.refresh,
-    }
-    return json_response(body, status=201)
+async def verify(request: web.Request, body: accounts.SignupVerify) -> accounts.SignupVerified:
+    verified = await call(
+        request,
+        signup.verify,
+        body.signup_id,
+        body.code,
+        client=login_client(request, request.app[SETTINGS]),
+    )
+    return accounts.SignupVerified(
+        user=as_contract(verified.user, accounts.UserOut),
+        access=verified.tokens.access,
+        refresh=verified.tokens.refresh,
+    )
 
 
-async def resend(request: web.Request) -> web.Response:
-    fields = strings(await read_json(request), ("signup_id",))
-    sent = await call(request, signup.resend, fields["signup_id"])
+async def resend(request: web.Request, body: accounts.SignupResend) -> signup.CodeSent:
+    sent = await call(request, signup.resend, body.signup_id)
     mail_enqueued(request)
-    return json_response(sent, status=202)
+    return sent

@@ -4,50 +4,38 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core import errors, sessions
+from contract import accounts
+from core import sessions, tokens
 from server.auth import authenticated
-from server.body import read_json, strings
 from server.calls import call, call_hashing
-from server.clientip import client_ip
+from server.clientip import login_client
 from server.keys import SETTINGS
-from server.render import json_response
 
 
-async def obtain(request: web.Request) -> web.Response:
+async def obtain(request: web.Request, body: accounts.LoginRequest) -> tokens.TokenPair:
     """Log in with a username or email (in `username`, or in `email`) and a password."""
-    data = await read_json(request)
-    fields = strings(data, ("password",), ("username", "email"))
-    identifier = fields.get("username") or fields.get("email")
-    if not identifier:
-        raise errors.InvalidInput(errors={"username": ["This field is required."]})
-    pair = await call_hashing(
+    return await call_hashing(
         request,
         sessions.login,
-        identifier,
-        fields["password"],
-        ip=client_ip(request, request.app[SETTINGS]),
+        body.identifier,
+        body.password,
+        client=login_client(request, request.app[SETTINGS]),
     )
-    return json_response(pair)
 
 
-async def refresh(request: web.Request) -> web.Response:
-    fields = strings(await read_json(request), ("refresh",))
-    return json_response(await call(request, sessions.refresh, fields["refresh"]))
+async def refresh(request: web.Request, body: accounts.RefreshRequest) -> tokens.TokenPair:
+    return await call(request, sessions.refresh, body.refresh)
 
 
-async def verify(request: web.Request) -> web.Response:
-    fields = strings(await read_json(request), ("token",))
-    await call(request, sessions.verify, fields["token"])
-    return json_response({})
+async def verify(request: web.Request, body: accounts.TokenVerifyRequest) -> accounts.Empty:
+    await call(request, sessions.verify, body.token)
+    return accounts.Empty()
 
 
-async def revoke(request: web.Request) -> web.Response:
-    fields = strings(await read_json(request), ("refresh",))
-    await call(request, sessions.revoke, fields["refresh"])
-    return web.Response(status=204)
+async def revoke(request: web.Request, body: accounts.RefreshRequest) -> None:
+    await call(request, sessions.revoke, body.refresh)
 
 
-async def logout_all(request: web.Request) -> web.Response:
+async def logout_all(request: web.Request) -> None:
     user = await authenticated(request)
     await call(request, sessions.logout_all, user.id)
-    return web.Response(status=204)

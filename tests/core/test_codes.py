@@ -160,3 +160,13 @@ def test_wrong_attempts_are_committed_even_though_verify_raises(ctx: Context) ->
 def test_pasted_code_is_normalised(ctx: Context, typed: str) -> None:
     started = signup.start(with_codes(ctx, 123456), REQUEST)
     assert signup.verify(ctx, started.signup_id, typed).user.username == "alice"
+
+
+def test_a_code_mailed_before_the_key_split_still_matches(ctx: Context) -> None:
+    """Codes were keyed with the raw secret before the upgrade; one in flight must still match."""
+    started = signup.start(with_codes(ctx, 42917), REQUEST)
+    legacy = codes.keyed_hash(ctx, "signup", started.signup_id, "042917", key=ctx.secret)
+    assert legacy != codes.keyed_hash(ctx, "signup", started.signup_id, "042917")
+    with db.connection():
+        Code.update(code_hash=legacy).where(Code.ref == started.signup_id).execute()
+    assert signup.verify(ctx, started.signup_id, "042917").user.username == REQUEST.username

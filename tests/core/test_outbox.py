@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import pytest
 
-from core import db, mail, outbox
+from core import db, mail, outbox, request_id
 from core.context import Context
 from core.models import Outbox
 from core.outbox import DeliveryResult, OutgoingMail
@@ -37,6 +40,33 @@ def _only_row() -> Outbox:
         return Outbox.get()
 
 
+def _failing(error: str):  # type: ignore[no-untyped-def]
+    return lambda batch: [DeliveryResult(m.id, error) for m in batch]
+
+
+def _ok(batch: list[OutgoingMail]) -> list[DeliveryResult]:
+    return [DeliveryResult(m.id) for m in batch]
+
+
+def _claim(ctx: Context, limit: int = 50, sender: str = "s"):  # type: ignore[no-untyped-def]
+    with db.connection():
+        return outbox.claim_due(ctx, limit, sender=sender)
+
+
+def _code_mail(expires_at: datetime) -> mail.Mail:
+    return mail.code_mail(
+        to="c@example.com",
+        name="C",
+        code="042917",
+        flow="signup",
+        ref="sg",
+        seq=1,
+        ttl=600,
+        expires_at=expires_at,
+        purpose="finish signing up",
+    )
+
+
 def test_concurrent_senders_claim_each_mail_once(ctx: Context) -> None:
     _enqueue(ctx, 60)
     seen: list[int] = []
@@ -48,13 +78,13 @@ def test_concurrent_senders_claim_each_mail_once(ctx: Context) -> None:
             seen.extend(m.id for m in batch)
         return [DeliveryResult(m.id) for m in batch]
 
-    def sender() -> None:
+    def sender(name: str) -> None:
         barrier.wait()
-        while outbox.deliver_due(ctx, transport, limit=7):
+        while outbox.deliver_due(ctx, transport, limit=7, sender=name).claimed:
             pass
 
     with ThreadPoolExecutor(4) as pool:
-        for future in [pool.submit(sender) for _ in range(4)]:
+        for future in [pool.submit(sender, f"s{i}") for i in range(4)]:
             future.result()
     assert sorted(seen) == sorted(set(seen)) and len(seen) == 60
     with db.connection():
@@ -63,37 +93,126 @@ def test_concurrent_senders_claim_each_mail_once(ctx: Context) -> None:
 
 def test_failed_delivery_is_retried_with_backoff(ctx: Context, clock) -> None:
     _enqueue(ctx, 1)
-    failing = lambda batch: [DeliveryResult(m.id, "451 try later") for m in batch]  # noqa: E731
-    assert outbox.deliver_due(ctx, failing) == 1
-    assert outbox.deliver_due(ctx, failing) == 0  # backing off, not due yet
-    with db.connection():
-        row = Outbox.get()
+    assert outbox.deliver_due(ctx, _failing("451 try later")).claimed == 1
+    assert outbox.deliver_due(ctx, _failing("451 try later")).claimed == 0  # backing off
+    row = _only_row()
     assert row.status == "pending" and row.attempts == 1 and row.last_error == "451 try later"
+    assert row.claimed_by is None
     clock.advance(3)
-    assert outbox.deliver_due(ctx, lambda b: [DeliveryResult(m.id) for m in b]) == 1
+    assert outbox.deliver_due(ctx, _ok).sent == 1
+    assert _only_row().status == "sent"
+
+
+def test_oldest_mail_is_claimed_first(ctx: Context, clock) -> None:
+    _enqueue(ctx, 3)
     with db.connection():
-        assert Outbox.get().status == "sent"
+        Outbox.update(next_try_at=clock.now()).execute()
+    batch, _ = _claim(ctx, limit=2)
+    assert [m.to for m in batch] == ["u0@example.com", "u1@example.com"]
 
 
-def test_a_mail_is_given_up_after_max_attempts(ctx: Context, clock) -> None:
+def test_a_notice_is_retried_long_after_any_attempt_cap(ctx: Context, clock) -> None:
+    """No MAX_ATTEMPTS: 30 failures over 15 hours leave the notice pending, not failed."""
     _enqueue(ctx, 1)
-    failing = lambda batch: [DeliveryResult(m.id, "550 no") for m in batch]  # noqa: E731
-    for _ in range(outbox.MAX_ATTEMPTS):
-        assert outbox.deliver_due(ctx, failing) == 1
+    for _ in range(30):
+        assert outbox.deliver_due(ctx, _failing("421 relay down")).claimed == 1
         clock.advance(outbox.BACKOFF_CAP_SECONDS * 2)
+    row = _only_row()
+    assert (row.status, row.attempts) == ("pending", 30)
+    clock.advance(ctx.settings.notice_retry_period)
+    done = outbox.deliver_due(ctx, _failing("never"))
+    assert done.claimed == 0 and done.expired == ["password-changed"]
+    row = _only_row()
+    assert row.status == "expired" and row.last_error == "421 relay down"
+
+
+def test_a_code_mail_is_retried_until_its_code_expires(ctx: Context, clock) -> None:
+    expires_at = clock.now() + timedelta(seconds=600)
+    with db.connection(), db.write_transaction():
+        outbox.enqueue(ctx, _code_mail(expires_at))
+    assert outbox.deliver_due(ctx, _failing("connect refused")).claimed == 1
+    row = _only_row()
+    assert row.expires_at == expires_at == row.give_up_at
+    # Backoff never schedules a retry past the code's expiry.
+    for _ in range(10):
+        clock.advance(outbox.BACKOFF_CAP_SECONDS)
+        outbox.deliver_due(ctx, _failing("connect refused"))
+    row = _only_row()
+    assert row.status == "expired" and row.last_error == "connect refused"
+    assert outbox.deliver_due(ctx, _ok).claimed == 0  # never sent once it cannot work
+
+
+def test_an_unsent_code_mail_ends_when_a_newer_code_replaces_it(ctx: Context, clock) -> None:
+    expires_at = clock.now() + timedelta(seconds=600)
+    with db.connection(), db.write_transaction():
+        outbox.enqueue(ctx, _code_mail(expires_at))
+    outbox.deliver_due(ctx, _failing("connect refused"))  # SMTP is down; then a resend
+    with db.connection(), db.write_transaction():
+        outbox.enqueue(ctx, dataclasses.replace(_code_mail(expires_at), seq=2))
+    clock.advance(60)  # mail 1's backoff is over too
+    done = outbox.deliver_due(ctx, _ok)
+    assert [m.id for m, _ in done.outcomes] == [2]
     with db.connection():
-        assert Outbox.get().status == "failed"
-    assert outbox.deliver_due(ctx, failing) == 0
+        first = Outbox.get_by_id(1)
+    assert first.status == "expired"
+    assert first.last_error == "superseded by code #2 before it could be sent"
 
 
-def test_a_crashed_sender_only_delays_the_mail(ctx: Context, clock) -> None:
+def test_a_mail_not_tried_before_its_code_expired_says_so(ctx: Context, clock) -> None:
+    with db.connection(), db.write_transaction():
+        outbox.enqueue(ctx, _code_mail(clock.now() + timedelta(seconds=60)))
+    clock.advance(61)
+    assert outbox.deliver_due(ctx, _ok).expired == ["signup"]
+    assert _only_row().last_error == "expired before it could be sent"
+
+
+def test_a_dead_senders_claim_is_taken_over_when_its_lease_runs_out(ctx: Context, clock) -> None:
+    _enqueue(ctx, 1)
+    batch, _ = _claim(ctx, sender="dead-sender")  # claimed, then its process dies
+    assert len(batch) == 1 and _only_row().claimed_by == "dead-sender"
+    assert outbox.deliver_due(ctx, _ok, sender="live").claimed == 0
+    clock.advance(outbox.LEASE_SECONDS)
+    assert outbox.LEASE_SECONDS < 15
+    assert outbox.deliver_due(ctx, _ok, sender="live").sent == 1
+    row = _only_row()
+    assert row.status == "sent" and row.attempts == 2 and row.claimed_by is None
+
+
+def test_a_live_sender_keeps_its_claim_by_renewing_the_lease(ctx: Context, clock) -> None:
+    _enqueue(ctx, 1)
+    _claim(ctx, sender="slow")
+    for _ in range(5):  # a send that takes 5 leases' worth of time
+        clock.advance(outbox.LEASE_SECONDS * 0.6)
+        assert outbox.renew(ctx, "slow") == 1
+        assert outbox.deliver_due(ctx, _ok, sender="other").claimed == 0
+    clock.advance(outbox.LEASE_SECONDS)
+    assert outbox.deliver_due(ctx, _ok, sender="other").sent == 1
+
+
+def test_waking_makes_waiting_mail_due_but_leaves_claims_alone(ctx: Context, clock) -> None:
+    _enqueue(ctx, 3)
+    outbox.deliver_due(ctx, _failing("connect refused"))  # all three now back off
+    later = clock.now() + timedelta(hours=1)
+    with db.connection():  # mail 1 is being sent by another sender right now
+        Outbox.update(claimed_by="sender-a", next_try_at=later).where(Outbox.id == 1).execute()
+    assert outbox.deliver_due(ctx, _ok).claimed == 0
+    assert outbox.wake_waiting(ctx) == 2
+    done = outbox.deliver_due(ctx, _ok, sender="b")
+    assert [m.id for m, _ in done.outcomes] == [2, 3]
+
+
+def test_a_mail_carries_the_request_id_that_caused_it(ctx: Context) -> None:
+    token = request_id.bind("req-42")
+    try:
+        _enqueue(ctx, 1)
+    finally:
+        request_id.unbind(token)
     _enqueue(ctx, 1)
     with db.connection():
-        claimed = outbox.claim_due(ctx)  # claimed, then the process "dies" before recording
-    assert len(claimed) == 1
-    assert outbox.deliver_due(ctx, lambda b: [DeliveryResult(m.id) for m in b]) == 0
-    clock.advance(outbox.LEASE_SECONDS)
-    assert outbox.deliver_due(ctx, lambda b: [DeliveryResult(m.id) for m in b]) == 1
+        first, second = Outbox.select().order_by(Outbox.id)
+    assert first.request_id == "req-42"
+    assert json.loads(first.headers)["X-Acctkit-Request-ID"] == "req-42"
+    assert second.request_id is None and "X-Acctkit-Request-ID" not in json.loads(second.headers)
 
 
 async def test_smtp_transport_delivers_with_headers_and_both_bodies(
@@ -102,7 +221,7 @@ async def test_smtp_transport_delivers_with_headers_and_both_bodies(
     await asyncio.to_thread(_enqueue, ctx, 2)
     transport = SmtpTransport(inbox.url, ctx.settings.mail_from)
     loop = asyncio.get_running_loop()
-    assert await loop.run_in_executor(None, outbox.deliver_due, ctx, transport) == 2
+    assert (await loop.run_in_executor(None, outbox.deliver_due, ctx, transport)).sent == 2
     message = await inbox.next_to("u1@example.com")
     assert message["X-Acctkit-Flow"] == "password-changed"
     assert message["X-Acctkit-Ref"] == "r1" and message["X-Acctkit-Seq"] == "1"
@@ -115,7 +234,7 @@ async def test_smtp_refusal_is_recorded_not_raised(ctx: Context, inbox: Inbox) -
     inbox.refuse = True
     transport = SmtpTransport(inbox.url, ctx.settings.mail_from)
     loop = asyncio.get_running_loop()
-    assert await loop.run_in_executor(None, outbox.deliver_due, ctx, transport) == 1
+    assert (await loop.run_in_executor(None, outbox.deliver_due, ctx, transport)).claimed == 1
     row = await asyncio.to_thread(_only_row)
     assert row.status == "pending" and "451" in row.last_error
 

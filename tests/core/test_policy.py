@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import accounts, errors, reset, signup
+from core import accounts, errors, policy, reset, signup
 from core.context import Context
 from core.policy import PASSWORD_MAX, password_problems
 from tests.core.test_reset import uid_from_outbox
@@ -105,3 +105,9 @@ def test_signup_reset_and_change_refuse_with_the_same_reasons(ctx: Context, weak
     assert expected
     assert at_change.value.errors == {"new_password": expected}
     assert at_reset.value.errors == {"new_password": expected}
+
+
+def test_a_mail_domain_is_a_host_name() -> None:
+    assert policy.email_problems("a@bücher.de") == []
+    for address in ("rx~y@es5s.1e100.test*", "x@-a.com", "x@a_b.com", "x@[1.2.3.4]", "x@a..b"):
+        assert policy.email_problems(address) == ["Enter a valid email address."], address

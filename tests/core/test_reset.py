@@ -67,7 +67,7 @@ def test_request_stores_only_a_keyed_hash_and_mails_the_link(ctx: Context, alice
     [queued] = outbox("password-reset")
     uid = uid_from_outbox()
     assert len(uid) >= 43  # token_urlsafe(32): 256 bits, the contract wants at least 128
-    expected = hmac.new(ctx.secret, b"acctkit.core.reset:" + uid.encode(), hashlib.sha256)
+    expected = hmac.new(ctx.code_key, b"acctkit.core.reset:" + uid.encode(), hashlib.sha256)
     assert row.uid_hash == expected.hexdigest()
     assert uid not in row.uid_hash and uid != row.id
     assert row.user_id == alice.id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,8 +12,9 @@ import pytest
 
 from core import accounts, db, errors, sessions, tokens
 from core.context import Context
-from core.models import RefreshToken, User
+from core.models import Login, RefreshToken, User
 from core.passwords import Passwords
+from core.sessions import Client
 
 PASSWORD = "rabbit-hole-2026"
 
@@ -181,3 +183,99 @@ def test_token_decode_rejects_garbage_types(ctx: Context) -> None:
     for junk in ("", "a.b.c", "x" * 50):
         with pytest.raises(errors.TokenInvalid):
             tokens.decode(ctx, junk)
+
+
+def _dead(ctx: Context, access: str) -> bool:
+    try:
+        sessions.authenticate(ctx, access)
+    except errors.TokenInvalid:
+        return True
+    return False
+
+
+def test_revoking_a_login_kills_its_access_token_at_once(ctx: Context, alice: int) -> None:
+    mine, other = sessions.login(ctx, "alice", PASSWORD), sessions.login(ctx, "alice", PASSWORD)
+    sessions.revoke(ctx, mine.refresh)
+    assert _dead(ctx, mine.access)
+    assert not _dead(ctx, other.access)
+
+
+def test_refresh_reuse_kills_every_access_token_of_the_login(ctx: Context, alice: int) -> None:
+    first = sessions.login(ctx, "alice", PASSWORD)
+    other = sessions.login(ctx, "alice", PASSWORD)
+    second = sessions.refresh(ctx, first.refresh)
+    with pytest.raises(errors.TokenReused):
+        sessions.refresh(ctx, first.refresh)
+    assert _dead(ctx, first.access) and _dead(ctx, second.access)
+    with pytest.raises(errors.TokenInvalid):
+        sessions.verify(ctx, second.access)
+    assert not _dead(ctx, other.access)
+
+
+def test_ending_a_login_kills_its_tokens_and_only_the_owner_can(ctx: Context, alice: int) -> None:
+    bob = accounts.create_user(ctx, username="bob", email="bob@example.com", password=PASSWORD)
+    mine = sessions.login(ctx, "alice", PASSWORD)
+    phone = sessions.login(ctx, "alice", PASSWORD)
+    bobs = sessions.login(ctx, "bob", PASSWORD)
+    phone_id = sessions.authenticate(ctx, phone.access).login_id
+    bobs_id = sessions.authenticate(ctx, bobs.access).login_id
+    assert phone_id and bobs_id
+    for user_id, login_id in ((alice, bobs_id), (alice, "no-such-login"), (bob.id, phone_id)):
+        with pytest.raises(errors.SessionNotFound):
+            sessions.end_login(ctx, user_id, login_id)
+    sessions.end_login(ctx, alice, phone_id)
+    assert _dead(ctx, phone.access)
+    with pytest.raises(errors.TokenInvalid):
+        sessions.refresh(ctx, phone.refresh)
+    with pytest.raises(errors.SessionNotFound):
+        sessions.end_login(ctx, alice, phone_id)
+    assert not _dead(ctx, mine.access) and not _dead(ctx, bobs.access)
+
+
+def test_logins_are_listed_with_where_they_came_from(ctx: Context, alice: int, clock) -> None:
+    laptop = sessions.login(
+        ctx, "alice", PASSWORD, client=Client(ip="192.0.2.7", user_agent="curl/8.5\x00\udc80")
+    )
+    clock.advance(60)
+    phone = sessions.login(ctx, "alice", PASSWORD, client=Client(ip="2001:db8::1"))
+    clock.advance(60)
+    gone = sessions.login(ctx, "alice", PASSWORD)
+    sessions.revoke(ctx, gone.refresh)
+    me = sessions.authenticate(ctx, laptop.access).login_id
+    views = sessions.list_logins(ctx, alice, me)
+    assert [(v.ip, v.user_agent, v.current) for v in views] == [
+        ("2001:db8::1", None, False),
+        ("192.0.2.7", "curl/8.5", True),
+    ]
+    clock.advance(30)
+    sessions.refresh(ctx, laptop.refresh)  # a refresh is a use; an access-token check is not
+    sessions.authenticate(ctx, phone.access)
+    views = sessions.list_logins(ctx, alice, me)
+    assert [v.id for v in views] == [me, sessions.authenticate(ctx, phone.access).login_id]
+    assert views[0].last_used_at == clock.now() and views[0].created_at < views[0].last_used_at
+    assert views[1].last_used_at == views[1].created_at
+    clock.advance(86400)  # every refresh token has lapsed: nothing is live
+    assert sessions.list_logins(ctx, alice, me) == []
+
+
+def test_authenticate_is_one_read_and_writes_nothing(
+    ctx: Context, alice: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    pair = sessions.login(ctx, "alice", PASSWORD)
+    with db.connection():
+        before = [(r.id, r.last_used_at) for r in Login.select()]
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        sessions.authenticate(ctx, pair.access)
+    queries = [r.getMessage() for r in caplog.records if r.name == "peewee"]
+    assert len(queries) == 1, queries
+    assert "SELECT" in queries[0] and '"login"' in queries[0]
+    with db.connection():
+        assert [(r.id, r.last_used_at) for r in Login.select()] == before
+
+
+def test_access_tokens_from_before_logins_keep_the_version_rule(ctx: Context, alice: int) -> None:
+    """Minted by the previous release: no `fam` claim, so no login to check, only the version."""
+    legacy, _ = tokens.encode(ctx, typ="access", user_id=alice, token_version=0, jti="old")
+    assert sessions.authenticate(ctx, legacy).login_id is None
+    sessions.logout_all(ctx, alice)
+    assert _dead(ctx, legacy)

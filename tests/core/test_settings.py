@@ -58,3 +58,33 @@ def test_production_refuses_to_start_without_a_secret(tmp_path) -> None:
     with pytest.raises(SettingsError, match="32"):
         ensure_secret_key(Settings(env="production", secret_key="short"))
     assert not (tmp_path / "secret").exists()
+
+
+def test_delivery_and_metrics_settings() -> None:
+    d = Settings.from_env({})
+    assert d.notice_retry_period == 432000 and d.metrics is False
+    assert d.metrics_allow == ("127.0.0.0/8", "::1")
+    s = Settings.from_env(
+        {
+            "ACCTKIT_NOTICE_RETRY_PERIOD": "3600",
+            "ACCTKIT_METRICS": "on",
+            "ACCTKIT_METRICS_ALLOW": "10.1.2.3, 192.168.0.0/16",
+        }
+    )
+    assert (s.notice_retry_period, s.metrics) == (3600, True)
+    assert s.metrics_allow == ("10.1.2.3", "192.168.0.0/16")
+    with pytest.raises(SettingsError, match="ACCTKIT_METRICS_ALLOW"):
+        Settings.from_env({"ACCTKIT_METRICS_ALLOW": "everyone"})
+    with pytest.raises(SettingsError, match="ACCTKIT_NOTICE_RETRY_PERIOD"):
+        Settings.from_env({"ACCTKIT_NOTICE_RETRY_PERIOD": "5"})
+
+
+def test_relay_timeout_and_backoff_cap_settings() -> None:
+    d = Settings.from_env({})
+    assert (d.smtp_timeout, d.mail_backoff_cap) == (15, 900)
+    s = Settings.from_env({"ACCTKIT_SMTP_TIMEOUT": "3", "ACCTKIT_MAIL_BACKOFF_CAP": "60"})
+    assert (s.smtp_timeout, s.mail_backoff_cap) == (3, 60)
+    with pytest.raises(SettingsError, match="ACCTKIT_SMTP_TIMEOUT"):
+        Settings.from_env({"ACCTKIT_SMTP_TIMEOUT": "0"})
+    with pytest.raises(SettingsError, match="ACCTKIT_MAIL_BACKOFF_CAP"):
+        Settings.from_env({"ACCTKIT_MAIL_BACKOFF_CAP": "soon"})

@@ -6,7 +6,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from devmail.parse import find_codes, find_links, parse, scan_html
+from devmail.codes import find_codes, find_links, scan_html
+from devmail.parse import parse
 
 from .conftest import code_mail
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from core.schema import CURRENT_VERSION
+
 
 def run(args: list[str], cwd: Path, stdin: str = "", env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     return subprocess.run(
@@ -64,7 +66,7 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 def test_migrate_makes_database_and_private_dev_secret(tmp_path: Path) -> None:
     result = run(["migrate"], tmp_path, env={"ACCTKIT_SECRET_KEY": ""})
     assert result.returncode == 0, result.stderr
-    assert "version 1" in result.stdout
+    assert f"schema at version {CURRENT_VERSION}" in result.stdout
     assert (tmp_path / ".acctkit" / "acctkit.db").exists()
     assert oct((tmp_path / ".acctkit" / "secret").stat().st_mode & 0o777) == "0o600"
     assert "ACCTKIT_SECRET_KEY is not set" in result.stderr
@@ -95,6 +97,27 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
     assert not (tmp_path / ".acctkit" / "secret").exists()
 
 
+def test_production_refuses_public_key_tokens_without_key_files(tmp_path: Path) -> None:
+    env = {"ACCTKIT_ENV": "production", "ACCTKIT_SECRET_KEY": "s" * 40, "ACCTKIT_JWT_ALG": "EdDSA"}
+    result = run(["migrate"], tmp_path, env={**env, "ACCTKIT_JWT_PRIVATE_KEYS": ""})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "ACCTKIT_JWT_PRIVATE_KEYS" in result.stderr and "openssl genpkey" in result.stderr
+    result = run(["migrate"], tmp_path, env={**env, "ACCTKIT_JWT_PRIVATE_KEYS": "missing.pem"})
+    assert result.returncode == 2 and "cannot read JWT key missing.pem" in result.stderr
+
+
+def assert_server_header_names_no_framework(port: int) -> None:
+    """Over a raw socket: a parsed request and one aiohttp's parser refuses before any app."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+        assert resp.headers["Server"] == "acctkit"
+    for garbage in (b"NOT HTTP\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(garbage)
+            raw = s.recv(65536).decode("latin-1")
+        assert raw.split("\r\n", 1)[0].endswith(" 400 Bad Request"), raw[:200]
+        assert "aiohttp" not in raw.lower() and "python/" not in raw.lower(), raw[:400]
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_answers_and_logs_in(tmp_path: Path, workers: int) -> None:
     assert (
@@ -122,6 +145,7 @@ def test_serve_answers_and_logs_in(tmp_path: Path, workers: int) -> None:
                 url + "/api/token/", {"username": "root", "password": "correct-horse-battery"}
             )
             assert status == 200 and set(body) == {"access", "refresh"}
+        assert_server_header_names_no_framework(port)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -4,8 +4,6 @@ of a flow may land on either, and each mail is delivered once although both run 
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import Inbox, code_in
-from tests.e2e.test_cli import free_port
+from tests.e2e.serve import start_serve
 
 pytestmark = pytest.mark.postgres
 
@@ -21,39 +19,14 @@ pytestmark = pytest.mark.postgres
 async def start_server(
     url: str, smtp_url: str, workdir: Path
 ) -> tuple[str, asyncio.subprocess.Process]:
-    port = free_port()
-    env = {
-        **os.environ,
+    settings = {
         "ACCTKIT_DATABASE_URL": url,
         "ACCTKIT_SMTP_URL": smtp_url,
         "ACCTKIT_SECRET_KEY": "shared-secret-of-the-cluster-" + "k" * 20,
         "ACCTKIT_ARGON2_TIME_COST": "1",
         "ACCTKIT_ARGON2_MEMORY_KIB": "8",
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "acctkit",
-        "serve",
-        "--port",
-        str(port),
-        cwd=workdir,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(base + "/readyz") as resp:
-                    if resp.status == 200:
-                        return base, proc
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    proc.terminate()
-    raise AssertionError("server did not become ready")
+    return await start_serve(settings, workdir)
 
 
 async def test_flows_cross_instances_and_mail_goes_out_once(
@@ -91,6 +64,15 @@ async def test_flows_cross_instances_and_mail_goes_out_once(
                 b + "/api/token/refresh/", json={"refresh": tokens["refresh"]}
             ) as resp:
                 assert resp.status == 401 and (await resp.json())["code"] == "token_reused"
+            # The reuse B detected ended the login: its access token is dead on A too.
+            async with http.get(
+                a + "/api/me/", headers={"Authorization": f"Bearer {tokens['access']}"}
+            ) as resp:
+                assert resp.status == 401
+            login = {"username": "user9", "password": "rabbit-hole-2026"}
+            async with http.post(b + "/api/token/", json=login) as resp:
+                assert resp.status == 200
+                tokens = await resp.json()
             async with http.post(
                 a + "/api/auth/logout-all/", headers={"Authorization": f"Bearer {tokens['access']}"}
             ) as resp:

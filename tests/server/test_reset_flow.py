@@ -158,11 +158,15 @@ async def test_get_answers_valid_in_both_slash_forms_and_never_consumes(
 
 
 async def test_unknown_uid_is_404(client) -> None:
-    for path in ("/api/auth/password/reset/nope/", "/api/auth/password/reset/confirm/"):
+    resp = await client.get("/api/auth/password/reset/nope/")
+    assert resp.status == 404
+    assert resp.content_type == "application/problem+json"
+    assert (await resp.json())["code"] == "reset_invalid"
+    # "confirm" is the POST route beside it, not a uid: GET there is 405 with an exact Allow.
+    for path in ("/api/auth/password/reset/confirm/", "/api/auth/password/reset/confirm"):
         resp = await client.get(path)
-        assert resp.status == 404
-        assert resp.content_type == "application/problem+json"
-        assert (await resp.json())["code"] == "reset_invalid"
+        assert resp.status == 405 and resp.headers["Allow"] == "POST"
+        assert (await resp.json())["code"] == "method_not_allowed"
 
 
 async def test_expired_link_is_410(client, inbox: Inbox, clock: FrozenClock) -> None:

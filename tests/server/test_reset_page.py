@@ -176,6 +176,11 @@ async def test_field_errors_show_the_form_again_with_reasons(client, inbox: Inbo
     assert shown.field("new_password").get("aria-invalid") == "true"
     assert "new_password_errors" in str(shown.field("new_password").get("aria-describedby"))
 
+    control = await fill_in(client, shown, NEW + "\x00", NEW + "\x00")
+    assert control.status == 400
+    shown = parse(await control.text())
+    assert "Control characters are not allowed." in shown.text
+
     ok = await fill_in(client, shown, NEW, NEW)
     assert ok.status == 200
     assert (await login(client, OLD)).status == 401

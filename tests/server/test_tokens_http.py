@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import Inbox
-from tests.server.support import PASSWORD, bearer, sign_up
+import jwt
+
+from tests.conftest import Inbox, make_settings
+from tests.server.support import PASSWORD, bearer, problem, sign_up
 
 
 async def test_login_with_username_email_or_email_field(client, inbox: Inbox) -> None:
@@ -65,10 +67,29 @@ async def test_logout_all_kills_access_tokens_at_once(client, inbox: Inbox) -> N
 
 
 async def test_login_rate_limit_per_ip_has_retry_after(client) -> None:
+    """The per-address request limit, apart from the per-identifier failure limits: 30 logins a
+    minute from one address, each naming another identifier."""
     statuses = []
-    for _ in range(31):
-        resp = await client.post("/api/token/", json={"username": "x", "password": "y"})
+    for i in range(31):
+        resp = await client.post("/api/token/", json={"username": f"x{i}", "password": "y"})
         statuses.append(resp.status)
     assert statuses[:30] == [401] * 30 and statuses[30] == 429
     assert int(resp.headers["Retry-After"]) >= 1
     assert (await resp.json())["code"] == "too_many_attempts"
+
+
+async def test_out_of_range_time_claims_are_401_never_500(client, inbox: Inbox) -> None:
+    """A token signed with the right key but carrying odd NumericDates (an auditor with the key,
+    or a buggy issuer sharing it) is refused like any bad token, on every route that reads one."""
+    secret = make_settings("sqlite:///unused").secret_key
+    assert secret is not None
+    account = await sign_up(client, inbox)
+    claims = jwt.decode(account.access, options={"verify_signature": False})
+    for claim in ("exp", "iat", "nbf"):
+        for value in (1e20, -1e20, 10**20, 1.5, "1767268800", True, False):
+            forged = jwt.encode({**claims, claim: value}, secret, algorithm="HS256")
+            resp = await client.get("/api/me/", headers=bearer(forged))
+            body = await problem(resp, 401, "token_invalid")
+            assert resp.headers["WWW-Authenticate"].startswith("Bearer"), (claim, value, body)
+            resp = await client.post("/api/token/verify/", json={"token": forged})
+            await problem(resp, 401, "token_invalid")

@@ -3,15 +3,19 @@ own event loop, with the service mailing to devmail's SMTP port; the app runs un
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from textual.pilot import Pilot
+from textual.widgets import TabbedContent, TabPane
+from textual.worker import WorkerCancelled
 
 from core.clock import FrozenClock
 from devmail.api import DEVMAIL_KEY, DevmailServer
@@ -19,14 +23,17 @@ from devmail.api import create_app as create_devmail
 from devmail.config import Config
 from server.app import create_app
 from tests.conftest import make_settings
-from tui.api import MailSummary
 from tui.app import AcctkitApp
+from tui.client import MailSummary
 from tui.screens.mailbox import MailboxPane
 from tui.widgets.form import Field
 from tui.widgets.mail_table import MailTable
 
 MAIL_GROUP = "mail-events"
+# Workers that loop for the app's whole life: settle() does not wait for them.
+ENDLESS_GROUPS = frozenset({MAIL_GROUP, "health", "tokens"})
 WAIT_ROUNDS = 500  # x 0.02 s: a bound so a broken test fails instead of hanging
+UNTIL_SECONDS = 30.0
 
 
 @dataclass
@@ -50,7 +57,7 @@ class Devmail:
             assert response.status == 200, await response.text()
             return await response.json()
 
-    async def latest_to(self, address: str, wait: float = 10) -> dict[str, Any]:
+    async def latest_to(self, address: str, wait: float = 30) -> dict[str, Any]:
         return await self.get("/api/v1/message/latest", query=f"to:{address}", wait=str(wait))
 
 
@@ -61,6 +68,13 @@ async def devmail() -> AsyncIterator[Devmail]:
     await http.start_server()
     yield Devmail(http, app[DEVMAIL_KEY])
     await http.close()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """The service's clock, starting at the real time (devmail stamps mail with the real time,
+    and the mailbox compares the two), moved by hand; the TUI reads the same clock."""
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture
@@ -84,13 +98,16 @@ async def accounts(
 
 
 @pytest.fixture
-def tui(accounts: str, devmail: Devmail) -> Callable[[], Any]:
-    """`async with tui() as (app, pilot):` the app against both services, mailbox connected."""
+def tui(accounts: str, devmail: Devmail, clock: FrozenClock) -> Callable[..., Any]:
+    """`async with tui() as (app, pilot):` the app against both services, mailbox connected,
+    reading the service's clock; `tui(size=(80, 24))` for another terminal size."""
 
     @asynccontextmanager
-    async def run() -> AsyncIterator[tuple[AcctkitApp, Pilot[None]]]:
-        app = AcctkitApp(url=accounts, mail_url=devmail.url)
-        async with app.run_test(size=(120, 48)) as pilot:
+    async def run(
+        size: tuple[int, int] = (120, 48),
+    ) -> AsyncIterator[tuple[AcctkitApp, Pilot[None]]]:
+        app = AcctkitApp(url=accounts, mail_url=devmail.url, now=clock.now)
+        async with app.run_test(size=size) as pilot:
             await until(pilot, lambda: app.query_one(MailboxPane).live, "mailbox connected")
             yield app, pilot
 
@@ -98,12 +115,14 @@ def tui(accounts: str, devmail: Devmail) -> Callable[[], Any]:
 
 
 async def until(pilot: Pilot[None], predicate: Callable[[], object], what: str) -> None:
-    """Let the app run until `predicate()` holds; fail (not hang) if it never does."""
-    for _ in range(WAIT_ROUNDS):
-        if predicate():
-            return
+    """Let the app run until `predicate()` holds; fail (not hang) if it never does. The bound is
+    wall-clock time and generous: mail goes through real SMTP and a real devmail, which on two
+    busy cores can take seconds, and a wait that holds costs nothing."""
+    deadline = time.monotonic() + UNTIL_SECONDS
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened within {UNTIL_SECONDS:.0f} s: {what}")
         await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def settle(app: AcctkitApp, pilot: Pilot[None]) -> None:
@@ -111,13 +130,14 @@ async def settle(app: AcctkitApp, pilot: Pilot[None]) -> None:
     post, including workers those messages start."""
     for _ in range(WAIT_ROUNDS):
         await pilot.pause(0)
-        busy = [w for w in app.workers if w.group != MAIL_GROUP and not w.is_finished]
+        busy = [w for w in app.workers if w.group not in ENDLESS_GROUPS and not w.is_finished]
         if not busy:
             await pilot.pause(0)
-            if not [w for w in app.workers if w.group != MAIL_GROUP and not w.is_finished]:
+            if not [w for w in app.workers if w.group not in ENDLESS_GROUPS and not w.is_finished]:
                 return
             continue
-        await app.workers.wait_for_complete(busy)
+        with suppress(WorkerCancelled):  # an exclusive worker replaced by a newer one
+            await app.workers.wait_for_complete(busy)
     raise AssertionError("workers never settled")
 
 
@@ -166,17 +186,56 @@ def mail_rows(app: AcctkitApp) -> list[MailSummary]:
     return app.query_one(MailTable).ordered()
 
 
+async def show_tab(app: AcctkitApp, pilot: Pilot[None], tab: str) -> None:
+    """Switch tabs as a key would, and wait until the tab shows and holds the focus (it moves
+    after a refresh: a key pressed before then goes to the old tab's widget)."""
+    app.action_show_tab(tab)
+
+    def shown() -> bool:
+        pane = app.query_one("#tabs", TabbedContent).get_pane(tab)
+        focused = app.focused
+        return app.active_tab == tab and focused is not None and pane in focused.ancestors
+
+    await until(pilot, shown, f"the {tab} tab shown and focused")
+
+
 async def select_mail(app: AcctkitApp, pilot: Pilot[None], mail_id: str) -> None:
     """Open the Mailbox tab and put the cursor (and focus) on one message."""
-    app.action_show_tab("mailbox")
+    await show_tab(app, pilot, "mailbox")
     table = app.query_one(MailTable)
     table.focus()
     table.move_cursor(row=table.get_row_index(mail_id))
-    await pilot.pause()
+
+    def on_it() -> bool:
+        selected = table.selected
+        return app.focused is table and selected is not None and selected.id == mail_id
+
+    await until(pilot, on_it, f"mail {mail_id} selected")
 
 
 async def click(app: AcctkitApp, pilot: Pilot[None], selector: str) -> None:
-    """Scroll a button into view, as a person would, then click it."""
-    app.query_one(selector).scroll_visible(animate=False)
+    """Open the sub-tab holding a button and scroll it into view, as a person would, then click
+    it."""
+    widget = app.query_one(selector)
+    subtabs = []
+    for node in widget.ancestors:
+        if isinstance(node, TabPane) and node.id:
+            holder = next(a for a in node.ancestors if isinstance(a, TabbedContent))
+            if holder.id != "tabs":
+                subtabs.append((holder, node.id))
+
+    def ready() -> bool:
+        # (again each round: a focus still queued in the old sub-tab can switch it back)
+        for holder, sub in subtabs:
+            if holder.active != sub:
+                app.set_focus(None)
+                holder.active = sub
+        if not widget.region.area:
+            widget.scroll_visible(animate=False)
+            return False
+        # laid out and on screen, or the click lands on the header (which opens the palette)
+        return app.screen is widget.screen
+
+    await until(pilot, ready, f"{selector} on screen ({app.screen}, {app.focused})")
     await pilot.pause()
     await pilot.click(selector)

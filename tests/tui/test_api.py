@@ -1,14 +1,17 @@
-"""tui.api on its own, against the real service and devmail: what the panes rely on."""
+"""tui.client on its own, against the real service and devmail: what the panes rely on."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+from aiohttp import web
 
+import contract.accounts
 from core.clock import FrozenClock
 from tests.tui.conftest import PASSWORD, Devmail, make_user
-from tui.api import MASK, AccountsClient, ApiProblem, HttpLog, MailClient, mask, uid_from
+from tui.client import MASK, AccountsClient, ApiProblem, HttpLog, MailClient, mask, uid_from
 
 
 def test_mask_hides_secrets_at_any_depth_and_keeps_codes() -> None:
@@ -123,5 +126,37 @@ async def test_a_reset_uid_in_a_path_is_masked_in_the_log(accounts: str) -> None
         entry = client.log.entries[-1]
         assert uid not in entry.url and uid not in entry.path
         assert entry.path.startswith("/api/auth/password/reset/S3cr")
+    finally:
+        await client.close()
+
+
+async def test_answers_are_decoded_with_the_contract_and_a_broken_one_names_its_field(
+    accounts: str, devmail: Devmail, aiohttp_server: Any
+) -> None:
+    """The accounts client hands back the contract's own Structs; a service that answers outside
+    the contract (here a stand-in that sends a number where a string belongs) is an ApiProblem
+    naming the field, not a KeyError inside a screen."""
+    await make_user(accounts, devmail, "typed")
+    client = AccountsClient(accounts)
+    try:
+        await client.login("typed", PASSWORD)
+        me = await client.me()
+        assert isinstance(me, contract.accounts.UserOut) and me.username == "typed"
+        assert me.date_joined.tzinfo is not None
+    finally:
+        await client.close()
+
+    async def status_as_number(request: web.Request) -> web.Response:
+        return web.json_response({"status": 7})
+
+    broken = web.Application()
+    broken.router.add_get("/healthz", status_as_number)
+    server = await aiohttp_server(broken)
+    client = AccountsClient(str(server.make_url("")).rstrip("/"))
+    try:
+        with pytest.raises(ApiProblem) as caught:
+            await client.healthz()
+        assert caught.value.code == "unexpected_body"
+        assert "$.status" in caught.value.detail
     finally:
         await client.close()

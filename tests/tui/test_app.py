@@ -12,7 +12,7 @@ from textual.widgets import Static
 from tests.tui.conftest import settle, until
 from tui.__main__ import main
 from tui.app import TABS, AcctkitApp
-from tui.screens.http_log import ExchangeTable
+from tui.screens.http_log import ExchangeTable, HttpLogPane
 from tui.screens.mailbox import MailboxPane
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,4 +58,6 @@ async def test_mailbox_says_devmail_is_unreachable_and_the_log_shows_why(account
         await settle(app, pilot)
         failed = [e for e in table.exchanges.values() if e.path == "/api/events"]
         assert failed and failed[0].status is None and failed[0].error
+        assert failed[0].background and str(failed[0].id) not in table.rows  # a mailbox read
+        app.query_one(HttpLogPane).action_toggle_background()
         assert table.get_cell(str(failed[0].id), "status").plain == "ERR"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from textual.widgets import Button, ContentSwitcher, Static
 
+from core.clock import FrozenClock
 from tests.tui.conftest import (
     PASSWORD,
     Devmail,
@@ -21,8 +22,9 @@ from tui.screens.mailbox import MailboxPane
 from tui.screens.session import MePane
 from tui.screens.signup import SignupPane
 from tui.widgets.form import Field, FormStatus
-from tui.widgets.mail_table import SUPERSEDED, MailTable
+from tui.widgets.mail_table import MailTable
 from tui.widgets.status_line import StatusLine
+from tui.widgets.wait_strip import WaitStrip
 
 
 def text_of(app: Any, selector: str) -> str:
@@ -44,7 +46,7 @@ async def test_signup_mail_arrives_live_and_use_this_code_verifies(
         assert app.query_one("#signup-steps", ContentSwitcher).current == "signup-code"
         assert signup.signup_id
         expect = text_of(app, "#signup-expect")
-        assert signup.signup_id in expect and "Expecting code #1" in expect
+        assert signup.signup_id in expect and "expecting code #1" in expect
 
         await until(pilot, lambda: len(mail_rows(app)) == 1, "the mail in the mailbox")
         assert mailbox.events_seen >= 1
@@ -87,7 +89,7 @@ async def test_resend_marks_first_mail_superseded_and_its_code_says_so(
 
         await pilot.click("#signup-resend")
         await settle(app, pilot)
-        assert "Expecting code #2" in text_of(app, "#signup-expect")
+        assert "expecting code #2" in text_of(app, "#signup-expect")
         await until(
             pilot,
             lambda: (
@@ -100,16 +102,20 @@ async def test_resend_marks_first_mail_superseded_and_its_code_says_so(
         assert oldest.superseded_by == newest.id and not newest.superseded
         table = app.query_one(MailTable)
         state = table.get_cell(oldest.id, "state")
-        assert state.plain.startswith(SUPERSEDED) and "red" in str(state.style)
-        assert "strike" in str(table.get_cell(oldest.id, "subject").style)
-        assert table.get_cell(newest.id, "state").plain in ("new", "read")
+        assert state.plain == "superseded by #2" and "red" in str(state.style)
+        assert "strike" in str(table.get_cell(oldest.id, "code").style)
+        assert table.get_cell(newest.id, "state").plain == "current"
 
+        # `u` on the dead mail takes the newest current code of the waiting signup instead
         await select_mail(app, pilot, oldest.id)
         await pilot.press("u")
         await pilot.pause()
-        assert app.query_one("#signup-code-field", Field).value == oldest.codes[0]
-        assert "SUPERSEDED" in app.query_one("#signup-code-status", FormStatus).text
+        assert app.query_one("#signup-code-field", Field).value == newest.codes[0]
+        said = app.query_one("#mail-status", FormStatus).text
+        assert "code #2" in said and "not the selected one" in said
 
+        # the dead code typed by hand: the service says which code replaced it
+        fill(app, signup_code_field=oldest.codes[0])
         await pilot.click("#signup-verify")
         await settle(app, pilot)
         status = app.query_one("#signup-code-status", FormStatus).text
@@ -135,28 +141,52 @@ async def test_wrong_code_shows_attempts_left(tui: Any, devmail: Devmail) -> Non
         fill(app, signup_code_field=wrong)
         await pilot.click("#signup-verify")
         await settle(app, pilot)
-        assert text_of(app, "#signup-attempts") == "attempts_left: 4"
+        assert "4 attempts left" in str(app.query_one("#signup-strip", WaitStrip).content)
         status = app.query_one("#signup-code-status", FormStatus)
         assert "code_invalid" in status.text and "4 attempt(s) left" in status.text
         assert status.has_class("-error")
         assert app.query_one(MePane).user is None
 
 
-async def test_resend_too_soon_disables_resend_with_a_countdown(tui: Any) -> None:
+async def test_resend_waits_for_resend_after_and_a_429_restarts_the_countdown(
+    tui: Any, clock: FrozenClock
+) -> None:
     async with tui() as (app, pilot):
         fill_signup(app, "dave")
         await pilot.click("#signup-submit")
         await settle(app, pilot)
-        assert not app.query_one("#signup-resend", Button).disabled
+        strip = app.query_one("#signup-strip", WaitStrip)
+        resend = app.query_one("#signup-resend", Button)
+        # the 202's resend_after (60 s cooldown) disables Resend at once
+        assert resend.disabled
+        assert str(strip.content) == "code #1 · 10:00 left · resend in 1:00"
 
+        clock.advance(45)
+        strip.tick()
+        await pilot.pause()
+        assert str(strip.content) == "code #1 · 9:15 left · resend in 0:15"
+        assert resend.disabled
+
+        clock.advance(15)
+        strip.tick()
+        await pilot.pause()
+        assert not resend.disabled and "resend allowed" in str(strip.content)
         await pilot.click("#signup-resend")
         await settle(app, pilot)
-        assert "resend_too_soon" in app.query_one("#signup-code-status", FormStatus).text
+        assert str(strip.content) == "code #2 · 10:00 left · resend in 1:00"
+        assert "expecting code #2" in text_of(app, "#signup-expect")
+
+        # the service's 429 (here: a resend sent around the disabled button) wins over the 202
         pane = app.query_one(SignupPane)
-        assert 0 < pane.resend_wait <= 60
-        assert app.query_one("#signup-resend", Button).disabled
-        assert f"Resend possible in {pane.resend_wait} s" in text_of(app, "#signup-resend-wait")
-        assert "Expecting code #1" in text_of(app, "#signup-expect")
+        strip.resend_after = None
+        pane.resend_code(pane.signup_id)
+        await settle(app, pilot)
+        assert "resend_too_soon" in app.query_one("#signup-code-status", FormStatus).text
+        assert resend.disabled and "resend in 1:00" in str(strip.content)
+
+        clock.advance(601)
+        strip.tick()
+        assert "code #2 · expired" in str(strip.content) and strip.has_class("-dead")
 
 
 async def test_invalid_fields_are_shown_next_to_their_fields(tui: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
 
 from textual.containers import VerticalScroll
@@ -9,11 +11,22 @@ from textual.message import Message
 from textual.widgets import Button, Input
 from textual.worker import Worker, WorkerState
 
-from tui.api import ApiProblem
+from tui.client import ApiProblem
 from tui.widgets.form import Field, FormStatus, clear_errors, show_problem
 
 if TYPE_CHECKING:
     from tui.app import AcctkitApp
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A flow that waits for a mailed code or link: which one, for which ref or address, since
+    when. The mailbox's `u` serves the newest waiting flow, not whatever row is selected."""
+
+    flow: str
+    ref: str | None = None
+    to: str | None = None
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class SessionChanged(Message):
@@ -29,6 +42,8 @@ class FlowPane(VerticalScroll):
             super().__init__()
             self.form = form
             self.problem = problem
+
+    waiting: Waiting | None = None
 
     @property
     def acctkit(self) -> AcctkitApp:
@@ -50,19 +65,20 @@ class FlowPane(VerticalScroll):
 
     def on_flow_pane_failed(self, message: Failed) -> None:
         message.stop()
+        if message.problem.status == 0:
+            self.acctkit.check_health_now()  # the banner then says what is down, and when back
         show_problem(self.fields(message.form), self.status(message.form), message.problem)
         self.failed(message.form, message.problem)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter in a field presses its form's primary button."""
-        for ancestor in event.input.ancestors:
-            if ancestor.has_class("form"):
-                buttons = ancestor.query("Button.-primary").results(Button)
-                first = next(iter(buttons), None)
-                if first is not None and not first.disabled:
-                    event.stop()
-                    first.press()
-                return
+        """Enter in a field presses the primary button of that field's own form, nothing else."""
+        event.stop()
+        form = next((a for a in event.input.ancestors if a.has_class("form")), None)
+        if form is None:
+            return
+        first = next(iter(form.query("Button.-primary").results(Button)), None)
+        if first is not None and not first.disabled:
+            first.press()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

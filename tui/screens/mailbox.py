@@ -1,5 +1,6 @@
-"""The live mailbox: devmail's websocket keeps the list current; a selected mail shows its text,
-codes and links, and "use this code" hands the code to the flow that is waiting for it."""
+"""The live mailbox: devmail's websocket keeps the list current; a selected mail shows its whole
+text, codes and links, and `u` hands the newest current code of the waiting flow to that flow (or,
+when nothing waits, the selected mail's: that resumes a signup started before a restart)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,29 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, DataTable, Static
 
-from tui.api import ApiProblem, MailEvent, MailMessage, MailPage, MailSummary
-from tui.screens.flow import FlowPane
+from contract.mailpit import ChaosTriggers
+from tui.chaos import describe, next_preset
+from tui.client import ApiProblem, MailEvent, MailMessage, MailPage, MailSummary
+from tui.mail_life import carries_secret, clock, expires_at, what
+from tui.screens.flow import FlowPane, Waiting
 from tui.widgets.form import FormStatus
-from tui.widgets.mail_table import MailTable, state_of
+from tui.widgets.mail_table import MailTable
 
+RECONNECT_FIRST_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 10.0
 
 
 class MailboxPane(FlowPane):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("u", "use_code", "Use this code"),
+        Binding("u", "use_code", "Use code"),
+        Binding("t", "trace", "Trace"),
         Binding("r", "reload", "Reload"),
         Binding("x", "delete_all", "Delete all"),
+        Binding("c", "chaos", "Chaos"),
     ]
 
     class Listed(Message):
@@ -43,6 +50,12 @@ class MailboxPane(FlowPane):
             super().__init__()
             self.reason = reason
 
+    class ChaosIs(Message):
+        def __init__(self, triggers: ChaosTriggers, changed: bool = False) -> None:
+            super().__init__()
+            self.triggers = triggers
+            self.changed = changed  # this TUI just set it: say so under the list
+
     class Opened(Message):
         def __init__(self, message: MailMessage) -> None:
             super().__init__()
@@ -54,17 +67,21 @@ class MailboxPane(FlowPane):
         self.events_seen = 0
         self.shown: MailMessage | None = None
         self._wanted: str | None = None
+        self._shown_state = ""
+        self.chaos: ChaosTriggers | None = None  # as devmail last said; None until it did
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="buttons", id="mail-toolbar"):
-            yield Button("Use this code", variant="primary", id="mail-use")
-            yield Button("Reload", id="mail-reload")
-            yield Button("Delete all", variant="error", id="mail-delete-all")
+            yield Button("Use code", variant="primary", id="mail-use", compact=True)
+            yield Button("Reload", id="mail-reload", compact=True)
+            yield Button("Delete all", variant="error", id="mail-delete-all", compact=True)
+            yield Button("Chaos: ?", id="mail-chaos", compact=True)
             yield Static("connecting…", id="mail-connection", markup=False)
-        with VerticalScroll(id="mail-form", classes="form"):
+        with Vertical(id="mail-form", classes="form"):
             yield MailTable(id="mail-table")
             yield FormStatus(id="mail-status")
-            yield Static("Select a message.", id="mail-detail", markup=False)
+            with VerticalScroll(id="mail-detail-scroll"):
+                yield Static("Select a message.", id="mail-detail", markup=False)
 
     @property
     def table(self) -> MailTable:
@@ -72,6 +89,15 @@ class MailboxPane(FlowPane):
 
     def on_mount(self) -> None:
         self.follow()
+        self.set_interval(1, self._restate_detail)
+
+    def _restate_detail(self) -> None:
+        """The shown mail expired, or this TUI just used its code: say so in the detail too."""
+        if self.shown is None:
+            return
+        latest = self.table.mails.get(self.shown.summary.id)
+        if latest is not None and self.table.life(latest).state != self._shown_state:
+            self._render_detail(self.shown, latest)
 
     # --- the event stream --------------------------------------------------------------------
 
@@ -80,13 +106,13 @@ class MailboxPane(FlowPane):
         """Subscribe first, then list, so nothing that arrives in between is missed; reconnect
         with backoff when devmail goes away (it is a dev tool: it gets restarted)."""
         mail = self.acctkit.mail
-        delay = 0.5
+        delay = RECONNECT_FIRST_SECONDS
         while True:
             try:
                 async for event in mail.events():
                     if event.type == "connected":
                         self.post_message(self.Listed(await mail.messages()))
-                        delay = 0.5
+                        delay = RECONNECT_FIRST_SECONDS
                     else:
                         self.post_message(self.Changed(event))
                 reason = "devmail closed the event stream"
@@ -101,6 +127,7 @@ class MailboxPane(FlowPane):
         self.live = True
         self.table.replace_all(message.page.messages)
         self._count()
+        self.read_chaos()  # (re)connected: devmail may have restarted, or been told by others
 
     def on_mailbox_pane_changed(self, message: Changed) -> None:
         message.stop()
@@ -128,6 +155,48 @@ class MailboxPane(FlowPane):
     def _connection(self, text: str) -> None:
         self.query_one("#mail-connection", Static).update(text)
 
+    # --- chaos: devmail's SMTP faults on demand ------------------------------------------------
+
+    @on(Button.Pressed, "#mail-chaos")
+    def action_chaos(self) -> None:
+        """Switch to the next preset (off → Sender 451 50% → Data 451 100% → off)."""
+        if self.chaos is None:
+            self.status("mail-form").info("devmail has not said its chaos state yet.")
+            return
+        name, triggers = next_preset(self.chaos)
+        self.status("mail-form").info(f"Setting devmail's chaos to {name}…")
+        self.set_chaos(triggers)
+
+    @work(exclusive=True, group="chaos", exit_on_error=False)
+    async def read_chaos(self) -> None:
+        try:
+            triggers = await self.acctkit.mail.chaos(background=True)
+        except ApiProblem as problem:
+            self.post_message(self.Failed("mail-form", problem))
+            return
+        self.post_message(self.ChaosIs(triggers))
+
+    @work(exclusive=True, group="chaos", exit_on_error=False)
+    async def set_chaos(self, triggers: ChaosTriggers) -> None:
+        try:
+            now = await self.acctkit.mail.set_chaos(triggers)
+        except ApiProblem as problem:
+            self.post_message(self.Failed("mail-form", problem))
+            return
+        self.post_message(self.ChaosIs(now, changed=True))
+
+    def on_mailbox_pane_chaos_is(self, message: ChaosIs) -> None:
+        message.stop()
+        self.chaos = message.triggers
+        shown = describe(message.triggers)
+        button = self.query_one("#mail-chaos", Button)
+        button.label = f"Chaos: {shown}"
+        button.variant = "default" if shown == "off" else "warning"
+        if message.changed and shown == "off":
+            self.status("mail-form").ok("devmail's chaos is off: SMTP takes every mail.")
+        elif message.changed:
+            self.status("mail-form").ok(f"devmail's chaos is on: {shown} of SMTP commands fail.")
+
     # --- one message -------------------------------------------------------------------------
 
     @on(DataTable.RowHighlighted, "#mail-table")
@@ -136,7 +205,7 @@ class MailboxPane(FlowPane):
         if key is None or (self.shown is not None and self.shown.summary.id == key):
             return
         self._wanted = key
-        self.open(key)
+        self.open(key)  # the client caches opened mail: a highlight GETs a message once
 
     @work(exclusive=True, group="mail-open", exit_on_error=False)
     async def open(self, message_id: str) -> None:
@@ -156,36 +225,108 @@ class MailboxPane(FlowPane):
 
     def _render_detail(self, message: MailMessage, latest: MailSummary | None) -> None:
         summary = latest if latest is not None else message.summary
+        life = self.table.life(summary)
+        self._shown_state = life.state
+        state = life.text or "-"
+        if life.state == "superseded" and life.by is not None:
+            by = life.by
+            number = f"code #{by.ref_seq}" if by.ref_seq is not None else "a newer mail"
+            state = f"superseded by {number} ({clock(by.created)})"
+        elif life.state in ("current", "expired"):
+            until = expires_at(summary, message.text, message.headers)
+            verb = "expired" if life.state == "expired" else "current, expires"
+            state = f"{verb} {clock(until)}"
+        seq = f"#{summary.ref_seq}" if summary.ref_seq is not None else "-"
         lines = [
             f"From:    {summary.from_}",
             f"To:      {summary.to_text}",
             f"Subject: {summary.subject}",
-            f"Flow:    {summary.flow or '-'}   Ref: {summary.ref or '-'}   "
-            f"Seq: {summary.ref_seq if summary.ref_seq is not None else '-'}",
-            f"State:   {state_of(summary)}",
-            f"Codes:   {' '.join(summary.codes) or '-'}",
-            f"Links:   {' '.join(summary.links) or '-'}",
-            "",
-            message.text,
+            f"Date:    {clock(summary.created)}   ID: {summary.id}",
+            f"Flow:    {summary.flow or '-'}   Ref: {summary.ref or '-'}   Seq: {seq}",
+            f"Code:    {what(summary) or '-'}   State: {state}",
         ]
+        if summary.request_id:
+            lines.append(f"Request: {summary.request_id}   (t traces it)")
+        if summary.parts_mismatch:
+            lines.append("PARTS MISMATCH: the text and HTML parts carry different codes or links")
+        if summary.links:
+            lines.append("Links:")
+            lines += [f"  [{n}] {link}" for n, link in enumerate(summary.links, 1)]
+        lines += ["", message.text.rstrip() or "(no text part)"]
         self.query_one("#mail-detail", Static).update("\n".join(lines))
 
     # --- actions -----------------------------------------------------------------------------
 
     @on(Button.Pressed, "#mail-use")
     def action_use_code(self) -> None:
-        mail = self.table.selected
-        if mail is None:
+        """The newest current mail of the flow that waits, not the (maybe old) selected row;
+        with nothing waiting, the selected mail, which resumes its flow."""
+        status = self.status("mail-form")
+        selected = self.table.selected
+        waits = self.acctkit.waiting()
+        if (
+            selected is not None
+            and carries_secret(selected)
+            and selected.flow not in {w.flow for w in waits}
+        ):
+            where = self.acctkit.use_mail(selected)
+            status.ok(f"{self._label_of(selected)} (selected) is in {where}.")
+        elif waits:
+            self._serve(waits, selected, status)
+        elif selected is not None:
+            status.info(f"Mail {selected.id} carries no code or link.")
+        else:
+            status.info("No flow waits for a code and no mail is selected.")
+
+    def _serve(
+        self, waits: list[Waiting], selected: MailSummary | None, status: FormStatus
+    ) -> None:
+        for wait in waits:
+            mail = self.table.newest(lambda m, w=wait: self._serves(m, w))
+            if mail is None:
+                continue
+            self.table.select(mail.id)
+            where = self.acctkit.use_mail(mail)
+            note = "" if selected is None or selected.id == mail.id else ", not the selected one"
+            status.ok(f"{self._label_of(mail)}: the newest current mail{note}, is in {where}.")
+            return
+        wanted = "; ".join(self._wait_text(w) for w in waits)
+        status.info(
+            f"No current mail for what waits ({wanted}): nothing taken. "
+            "(To use another signup's mail, press Start over in Sign up first.)"
+        )
+
+    def _serves(self, mail: MailSummary, wait: Waiting) -> bool:
+        if mail.flow != wait.flow or not carries_secret(mail):
+            return False
+        if wait.ref is not None and mail.ref != wait.ref:
+            return False
+        if wait.to is not None and wait.to.casefold() not in mail.to_text.casefold():
+            return False
+        return self.table.life(mail).state == "current"
+
+    @staticmethod
+    def _label_of(mail: MailSummary) -> str:
+        seq = f" #{mail.ref_seq}" if mail.ref_seq is not None else ""
+        kind = "link" if not mail.codes else f"code{seq} {mail.codes[0]}"
+        return f"{mail.flow or 'mail'} {kind}"
+
+    @staticmethod
+    def _wait_text(wait: Waiting) -> str:
+        target = wait.ref or wait.to or "any"
+        return f"{wait.flow} {target}"
+
+    def action_trace(self) -> None:
+        selected = self.table.selected
+        if selected is None:
             self.status("mail-form").info("No message is selected.")
             return
-        if not mail.codes and not mail.links:
-            self.status("mail-form").info(f"Mail {mail.id} carries no code or link.")
-            return
-        self.status("mail-form").ok(self.acctkit.use_mail(mail))
+        self.acctkit.show_trace_of_mail(selected)
 
     @on(Button.Pressed, "#mail-reload")
     def action_reload(self) -> None:
         self.reload()
+        self.read_chaos()
 
     @on(Button.Pressed, "#mail-delete-all")
     def action_delete_all(self) -> None:

@@ -1,14 +1,20 @@
-"""Log in, and the signed-in user: who the service thinks you are, and the ways to log out."""
+"""Log in, and the signed-in user: who the service thinks you are, the logins (sessions) the
+service holds for them, and the ways to end one, all others, or every one."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Static
+from textual.widgets import Button, DataTable, Static
 
-from tui.api import ApiProblem, User
+from tui.client import ApiProblem, Session, User
 from tui.screens.flow import FlowPane, SessionChanged
 from tui.widgets.form import Field, FormStatus
 
@@ -23,7 +29,7 @@ class LoginPane(FlowPane):
             yield Field("Username or email", "username", id="login-username")
             yield Field("Password", "password", password=True, id="login-password")
             with Horizontal(classes="buttons"):
-                yield Button("Log in", variant="primary", id="login-submit")
+                yield Button("Log in", variant="primary", id="login-submit", compact=True)
             yield FormStatus(id="login-status")
 
     @on(Button.Pressed, "#login-submit")
@@ -48,9 +54,34 @@ class LoginPane(FlowPane):
         self.post_message(SessionChanged())
 
 
+SESSION_COLUMNS = (
+    ("mark", "", 1),
+    ("created", "created", 11),
+    ("used", "last used", 14),
+    ("ip", "address", 15),
+    ("agent", "user agent", 18),
+)
+
+
 class MePane(FlowPane):
-    """GET /api/me/ and the two kinds of logout. Replies that arrive after the login changed
-    are dropped (the dictionary example's stale-reply rule)."""
+    """GET /api/me/, the user's sessions, and the ways to log out. Replies that arrive after the
+    login changed are dropped (the dictionary example's stale-reply rule)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("delete", "end_session", "End session"),
+    ]
+
+    class SessionsLoaded(Message):
+        def __init__(self, sessions: list[Session], generation: int) -> None:
+            super().__init__()
+            self.sessions = sessions
+            self.generation = generation
+
+    class SessionsEnded(Message):
+        def __init__(self, ended: list[Session], current: bool) -> None:
+            super().__init__()
+            self.ended = ended
+            self.current = current
 
     class Loaded(Message):
         def __init__(self, user: User, generation: int) -> None:
@@ -66,15 +97,32 @@ class MePane(FlowPane):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.user: User | None = None
+        self.sessions: dict[str, Session] = {}
+        self._ended_note = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="me-form", classes="form"):
             yield Static("Not logged in.", id="me-user", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Refresh", variant="primary", id="me-refresh")
-                yield Button("Log out", id="me-logout")
-                yield Button("Log out everywhere", variant="warning", id="me-logout-all")
+                yield Button("Refresh", variant="primary", id="me-refresh", compact=True)
+                yield Button("Log out", id="me-logout", compact=True)
+                yield Button(
+                    "Log out everywhere", variant="warning", id="me-logout-all", compact=True
+                )
             yield FormStatus(id="me-status")
+        with Vertical(id="sessions-form", classes="form"):
+            yield Static("Sessions: each login of this user (● is this one).", classes="hint")
+            table: DataTable[Text] = DataTable(id="sessions-table", cursor_type="row")
+            for key, label, width in SESSION_COLUMNS:
+                table.add_column(label, key=key, width=width)
+            yield table
+            with Horizontal(classes="buttons"):
+                yield Button("Reload", variant="primary", id="sessions-reload", compact=True)
+                yield Button("End selected", id="sessions-end", compact=True)
+                yield Button(
+                    "End all others", variant="warning", id="sessions-end-others", compact=True
+                )
+            yield FormStatus(id="sessions-status")
 
     @on(Button.Pressed, "#me-refresh")
     def refresh_me(self) -> None:
@@ -118,6 +166,7 @@ class MePane(FlowPane):
             return  # the login changed while this was in flight
         self.acctkit.show_user(message.user)
         self.status("me-form").ok("Loaded /api/me/.")
+        self.load_sessions(message.generation)
 
     def on_me_pane_logged_out(self, message: LoggedOut) -> None:
         message.stop()
@@ -129,6 +178,114 @@ class MePane(FlowPane):
     def show(self, user: User | None) -> None:
         self.user = user
         self.query_one("#me-user", Static).update(user_text(user))
+        if user is None:
+            self.show_sessions([])
+
+    # --- sessions ----------------------------------------------------------------------------
+
+    @property
+    def sessions_table(self) -> DataTable[Text]:
+        return self.query_one("#sessions-table", DataTable)
+
+    @on(Button.Pressed, "#sessions-reload")
+    def reload_sessions(self) -> None:
+        self.begin("sessions-form", "Loading /api/me/sessions/…")
+        self.load_sessions(self.acctkit.generation)
+
+    @on(Button.Pressed, "#sessions-end")
+    def action_end_session(self) -> None:
+        table = self.sessions_table
+        if not table.row_count:
+            self.status("sessions-form").info("No session is listed: log in, then Reload.")
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        chosen = self.sessions.get(key or "")
+        if chosen is None:
+            return
+        self.begin("sessions-form", "Ending the selected session…")
+        self.end_sessions([chosen])
+
+    @on(Button.Pressed, "#sessions-end-others")
+    def end_others(self) -> None:
+        others = [s for s in self.sessions.values() if not s.current]
+        if not others:
+            self.status("sessions-form").info("There is no other session to end.")
+            return
+        self.begin("sessions-form", f"Ending {len(others)} other session(s)…")
+        self.end_sessions(others)
+
+    @work(exclusive=True, group="sessions", exit_on_error=False)
+    async def load_sessions(self, generation: int) -> None:
+        try:
+            found = await self.acctkit.accounts.sessions()
+        except ApiProblem as problem:
+            self.post_message(self.Failed("sessions-form", problem))
+            return
+        self.post_message(self.SessionsLoaded(found, generation))
+
+    @work(exclusive=True, group="sessions", exit_on_error=False)
+    async def end_sessions(self, chosen: list[Session]) -> None:
+        """One DELETE per login, the caller's own last (ending it ends this login)."""
+        accounts = self.acctkit.accounts
+        ended: list[Session] = []
+        for session in sorted(chosen, key=lambda s: s.current):
+            try:
+                await accounts.end_session(session.id, current=session.current)
+            except ApiProblem as problem:
+                if problem.code != "session_not_found":  # already gone: that is the goal
+                    self.post_message(self.Failed("sessions-form", problem))
+                    break
+            ended.append(session)
+        self.post_message(self.SessionsEnded(ended, any(s.current for s in ended)))
+
+    def on_me_pane_sessions_loaded(self, message: SessionsLoaded) -> None:
+        message.stop()
+        if message.generation != self.acctkit.generation:
+            return
+        self.show_sessions(message.sessions)
+        count = len(message.sessions)
+        note, self._ended_note = self._ended_note, ""
+        text = f"{note} {count} left." if note else f"{count} session(s) from /api/me/sessions/."
+        self.status("sessions-form").ok(text)
+
+    def on_me_pane_sessions_ended(self, message: SessionsEnded) -> None:
+        message.stop()
+        if not message.ended:
+            return
+        if message.current:
+            self.show(None)
+            self.status("sessions-form").ok("Ended this session: you are logged out.")
+            self.post_message(SessionChanged())
+            return
+        self._ended_note = (
+            f"Ended {len(message.ended)} session(s): their tokens stopped working at once."
+        )
+        self.status("sessions-form").ok(self._ended_note)
+        self.load_sessions(self.acctkit.generation)
+
+    def show_sessions(self, sessions: list[Session]) -> None:
+        table = self.sessions_table
+        selected = None
+        if table.row_count:
+            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.clear()
+        self.sessions = {s.id: s for s in sessions}
+        for session in sorted(sessions, key=lambda s: (not s.current, s.created_at)):
+            style = "bold" if session.current else ""
+            table.add_row(
+                Text("●" if session.current else " ", style="green"),
+                Text(_when(session.created_at, "%m-%d %H:%M"), style=style),
+                Text(_when(session.last_used_at), style=style),
+                Text(session.ip or "?", style=style),
+                Text(session.user_agent or "?", style=style, overflow="ellipsis", no_wrap=True),
+                key=session.id,
+            )
+        if selected in self.sessions:
+            table.move_cursor(row=table.get_row_index(selected))
+
+
+def _when(moment: datetime, form: str = "%m-%d %H:%M:%S") -> str:
+    return moment.astimezone().strftime(form)
 
 
 def user_text(user: User | None) -> str:

@@ -3,28 +3,25 @@ so a mail with an older code (or for another signup) is recognised at a glance."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.reactive import reactive
-from textual.timer import Timer
 from textual.widgets import Button, ContentSwitcher, Static
 
-from tui import api
-from tui.api import ApiProblem, CodeSent, MailSummary, SignupStarted
-from tui.screens.flow import FlowPane, SessionChanged
+from tui import client as api
+from tui.client import ApiProblem, CodeSent, MailSummary, SignupStarted
+from tui.mail_life import clock, expires_at
+from tui.screens.flow import FlowPane, SessionChanged, Waiting
 from tui.widgets.form import Field, FormStatus
-
-
-def clock_time(moment: object) -> str:
-    return moment.strftime("%H:%M:%S UTC") if hasattr(moment, "strftime") else "?"
+from tui.widgets.mail_table import MailTable
+from tui.widgets.wait_strip import WaitStrip
 
 
 class SignupPane(FlowPane):
-    """Start a signup, then verify or resend its code."""
-
-    resend_wait: reactive[int] = reactive(0)
+    """Start a signup, then verify or resend its code, with a live strip of the code's life."""
 
     class Started(Message):
         def __init__(self, started: SignupStarted) -> None:
@@ -46,8 +43,8 @@ class SignupPane(FlowPane):
         self.signup_id: str | None = None
         self.email = ""
         self.expected_seq = 0
-        self.expires_at: object = None
-        self._countdown: Timer | None = None
+        self.expires_at: datetime | None = None
+        self._tried = ""
 
     def compose(self) -> ComposeResult:
         with ContentSwitcher(initial="signup-form", id="signup-steps"):
@@ -59,17 +56,16 @@ class SignupPane(FlowPane):
                 yield Field("Email", "email", id="signup-email")
                 yield Field("Password", "password", password=True, id="signup-password")
                 with Horizontal(classes="buttons"):
-                    yield Button("Sign up", variant="primary", id="signup-submit")
+                    yield Button("Sign up", variant="primary", id="signup-submit", compact=True)
                 yield FormStatus(id="signup-form-status")
             with Vertical(id="signup-code", classes="form"):
                 yield Static("", id="signup-expect", markup=False)
+                yield WaitStrip(id="signup-strip")
                 yield Field("Code", "code", placeholder="6 digits", id="signup-code-field")
                 with Horizontal(classes="buttons"):
-                    yield Button("Verify", variant="primary", id="signup-verify")
-                    yield Button("Resend", id="signup-resend")
-                    yield Button("Start over", id="signup-restart")
-                yield Static("", id="signup-attempts", markup=False)
-                yield Static("", id="signup-resend-wait", markup=False)
+                    yield Button("Verify", variant="primary", id="signup-verify", compact=True)
+                    yield Button("Resend", id="signup-resend", compact=True)
+                    yield Button("Start over", id="signup-restart", compact=True)
                 yield FormStatus(id="signup-code-status")
 
     # --- actions ---------------------------------------------------------------------------
@@ -84,11 +80,17 @@ class SignupPane(FlowPane):
         if self.signup_id is None:
             return
         self.begin("signup-code", f"Verifying code for signup {self.signup_id}…")
-        self.verify_code(self.signup_id, self.query_one("#signup-code-field", Field).value)
+        code = self.query_one("#signup-code-field", Field).value
+        self._tried = "".join(code.replace("-", " ").split())  # as the service normalises it
+        self.verify_code(self.signup_id, code)
+
+    @property
+    def strip(self) -> WaitStrip:
+        return self.query_one("#signup-strip", WaitStrip)
 
     @on(Button.Pressed, "#signup-resend")
     def resend(self) -> None:
-        if self.signup_id is None or self.resend_wait > 0:
+        if self.signup_id is None or not self.strip.resend_allowed:
             return
         self.begin("signup-code", "Asking for a new code…")
         self.resend_code(self.signup_id)
@@ -96,22 +98,31 @@ class SignupPane(FlowPane):
     @on(Button.Pressed, "#signup-restart")
     def restart(self) -> None:
         self.signup_id = None
-        self.resend_wait = 0
-        self.query_one("#signup-attempts", Static).update("")
+        self.waiting = None
+        self.strip.stop()
         self.query_one("#signup-steps", ContentSwitcher).current = "signup-form"
 
+    @on(WaitStrip.ResendChanged, "#signup-strip")
+    def resend_changed(self, event: WaitStrip.ResendChanged) -> None:
+        self.query_one("#signup-resend", Button).disabled = not event.allowed
+
     def use_code(self, mail: MailSummary) -> None:
-        """Fill the code from a mail, saying so when the mail cannot be the right one."""
+        """Fill the code from a mail, saying so when the mail cannot be the right one. A mail of
+        a signup this session does not know (started before a restart, or elsewhere) resumes
+        that signup: its id comes from the mail's X-Acctkit-Ref."""
         code = mail.codes[0] if mail.codes else ""
+        if mail.ref and mail.ref != self.signup_id:
+            self._resume(mail)
         self.query_one("#signup-code-field", Field).value = code
         status = self.query_one("#signup-code-status", FormStatus)
         warnings = []
         if self.signup_id is None:
-            warnings.append("no signup is waiting for a code")
-        elif mail.ref != self.signup_id:
-            warnings.append(f"this mail is for signup {mail.ref}, not {self.signup_id}")
-        if mail.superseded:
-            warnings.append(f"this mail is SUPERSEDED by {mail.superseded_by}: its code is dead")
+            warnings.append("this mail names no signup")
+        life = self.acctkit.query_one(MailTable).life(mail)
+        if life.state == "superseded":
+            warnings.append(f"this mail is {life.text}: its code is dead")
+        elif life.state in ("expired", "used"):
+            warnings.append(f"this code is {life.state}")
         elif mail.ref_seq is not None and mail.ref_seq != self.expected_seq:
             warnings.append(
                 f"this is code #{mail.ref_seq}, the signup expects #{self.expected_seq}"
@@ -122,6 +133,19 @@ class SignupPane(FlowPane):
             status.info(f"{text} Warning: {'; '.join(warnings)}.")
         else:
             status.ok(f"{text} Press Verify.")
+
+    def _resume(self, mail: MailSummary) -> None:
+        """Wait for that signup's newest code as the mailbox knows it (resend stays allowed:
+        its cooldown is unknown here, and the service answers 429 with Retry-After if early)."""
+        head = self.acctkit.query_one(MailTable).newest(lambda m: m.ref == mail.ref) or mail
+        self.signup_id = mail.ref
+        self.email = head.to_text
+        self.expected_seq = head.ref_seq or 1
+        self.expires_at = expires_at(head)
+        self.waiting = Waiting("signup", mail.ref)
+        self.strip.wait(seq=self.expected_seq, expires_at=expires_at(head))
+        self._show_expectation("resumed from its mail")
+        self.query_one("#signup-steps", ContentSwitcher).current = "signup-code"
 
     # --- workers: network off the UI's path; results come back as messages ------------------
 
@@ -160,17 +184,26 @@ class SignupPane(FlowPane):
         self.email = started.email
         self.expected_seq = 1
         self.expires_at = started.expires_at
+        self.waiting = Waiting("signup", started.signup_id)
         self.status("signup-form").ok(f"Signup {started.signup_id} started.")
         self.query_one("#signup-code-field", Field).value = ""
-        self.query_one("#signup-attempts", Static).update("")
+        self.strip.wait(
+            seq=started.seq or 1,
+            expires_at=started.expires_at,
+            resend_after=started.resend_after,
+        )
         self.status("signup-code").ok(f"Code #1 mailed to {started.email}.")
         self._show_expectation()
         self.query_one("#signup-steps", ContentSwitcher).current = "signup-code"
         self.query_one("#signup-code-field", Field).input.focus()
 
     def on_signup_pane_resent(self, message: Resent) -> None:
-        self.expected_seq += 1
-        self.expires_at = message.sent.expires_at
+        sent = message.sent
+        self.expected_seq = sent.seq or self.expected_seq + 1
+        self.expires_at = sent.expires_at
+        self.strip.wait(
+            seq=self.expected_seq, expires_at=sent.expires_at, resend_after=sent.resend_after
+        )
         self._show_expectation()
         self.status("signup-code").ok(
             f"Code #{self.expected_seq} mailed to {self.email}; every earlier code is dead."
@@ -178,42 +211,38 @@ class SignupPane(FlowPane):
 
     def on_signup_pane_verified(self, message: Verified) -> None:
         user = message.verified.user
+        self.waiting = None
+        self.strip.stop("verified")
+        if self.signup_id:
+            self.acctkit.mark_used(self.signup_id, self._tried)
         self.status("signup-code").ok(f"Verified: welcome, {user.username} (id {user.id}).")
         self.acctkit.show_user(user)
         self.post_message(SessionChanged())
 
     def failed(self, form: str, problem: ApiProblem) -> None:
-        attempts = self.query_one("#signup-attempts", Static)
+        strip = self.strip
         if problem.code == "code_invalid" and problem.attempts_left is not None:
-            attempts.update(f"attempts_left: {problem.attempts_left}")
+            strip.attempts_left = problem.attempts_left
+            strip.tick()
         elif problem.code == "too_many_attempts":
-            attempts.update("attempts_left: 0 (locked: start over)")
+            strip.attempts_left = 0
+            strip.locked = True
+            strip.tick()
         elif problem.code == "code_superseded":
             current = problem.extra.get("current_seq")
             if isinstance(current, int) and current != self.expected_seq:
                 self.expected_seq = current
+                strip.seq = current
+                strip.tick()
                 self._show_expectation()
+        elif problem.code == "code_expired":
+            strip.tick()
         elif problem.code == "resend_too_soon":
-            self.start_countdown(problem.retry_after or 0)
+            strip.resend_in(problem.retry_after or 0)
 
-    # --- the resend countdown --------------------------------------------------------------
-
-    def start_countdown(self, seconds: int) -> None:
-        self.resend_wait = max(0, seconds)
-        if self._countdown is None:
-            self._countdown = self.set_interval(1, self._tick)
-
-    def _tick(self) -> None:
-        if self.resend_wait > 0:
-            self.resend_wait -= 1
-
-    def watch_resend_wait(self, seconds: int) -> None:
-        self.query_one("#signup-resend", Button).disabled = seconds > 0
-        text = f"resend_too_soon: Resend possible in {seconds} s" if seconds > 0 else ""
-        self.query_one("#signup-resend-wait", Static).update(text)
-
-    def _show_expectation(self) -> None:
+    def _show_expectation(self, note: str = "") -> None:
+        extra = f" ({note})" if note else ""
         self.query_one("#signup-expect", Static).update(
-            f"Signup {self.signup_id} for {self.email}\n"
-            f"Expecting code #{self.expected_seq}, valid until {clock_time(self.expires_at)}"
+            f"Signup {self.signup_id} for {self.email}{extra}: expecting code "
+            f"#{self.expected_seq}, valid until {clock(self.expires_at)}"
         )

@@ -5,10 +5,10 @@ form, as Posting does in its modals."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
-from tui.api import ApiProblem
+from tui.client import ApiProblem
 
 
 class Field(Vertical):
@@ -32,13 +32,16 @@ class Field(Vertical):
         self._initial = value
 
     def compose(self) -> ComposeResult:
-        yield Label(self.label, classes="field-label")
-        yield Input(
-            self._initial,
-            placeholder=self._placeholder,
-            password=self._password,
-            id=f"{self.id}-input" if self.id else None,
-        )
+        # One row per field (label beside a compact input): a whole form fits 80x24.
+        with Horizontal(classes="field-row"):
+            yield Label(self.label, classes="field-label")
+            yield Input(
+                self._initial,
+                placeholder=self._placeholder,
+                password=self._password,
+                id=f"{self.id}-input" if self.id else None,
+                compact=True,
+            )
         yield Static("", classes="field-error", markup=False)
 
     @property
@@ -92,7 +95,8 @@ class FormStatus(Static):
 def describe(problem: ApiProblem) -> str:
     """The sentence a person reads, with the machine code a developer greps for."""
     if problem.status == 0:
-        return f"Unreachable: {problem.detail}"
+        # a transport failure, or a problem found before sending (an unreadable file)
+        return f"Unreachable: {problem.detail}" if problem.code == "unreachable" else problem.detail
     return f"{problem.detail} [{problem.status} {problem.code}]"
 
 

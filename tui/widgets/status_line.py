@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.api import Exchange
+from tui.client import Exchange
 
 
 class StatusLine(Static):

@@ -1,0 +1,1 @@
+"""acctkit's outside contracts, declared once as msgspec Structs."""

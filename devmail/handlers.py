@@ -1,0 +1,141 @@
+"""Handlers of the message routes: list, search, read, views, parts, mark read, delete."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from contract import mailpit
+from devmail import shapes
+from devmail.message import Summary
+from devmail.params import int_param, query_param, resolve, search_query
+from devmail.parse import part_bytes
+from devmail.problems import Problem, json_response, read_body
+from devmail.server import DEVMAIL_KEY
+from devmail.store import Store
+
+DEFAULT_LIMIT = 50
+
+
+def _store(request: web.Request) -> Store:
+    return request.app[DEVMAIL_KEY].store
+
+
+async def _named(request: web.Request) -> Summary:
+    return await resolve(request, _store(request), request.match_info["id"])
+
+
+def _listing(request: web.Request, summaries: list[Summary]) -> web.Response:
+    store = _store(request)
+    start = int_param(request, "start", 0)
+    limit = int_param(request, "limit", DEFAULT_LIMIT)
+    page = summaries[start : start + limit]
+    return json_response(
+        mailpit.Messages(
+            total=len(store),
+            unread=store.unread,
+            count=len(page),
+            messages_count=len(summaries),
+            messages_unread=sum(1 for s in summaries if not s.read),
+            start=start,
+            tags=list(store.tag_counts()),
+            messages=[shapes.summary(s) for s in page],
+        )
+    )
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    return _listing(request, _store(request).summaries())
+
+
+async def search_messages(request: web.Request) -> web.Response:
+    return _listing(request, _store(request).summaries(query_param(request)))
+
+
+async def delete_search(request: web.Request) -> web.Response:
+    """Mailpit's DELETE /api/v1/search: delete what the query matches."""
+    store = _store(request)
+    query = query_param(request)
+    if not query.terms:
+        raise Problem(
+            400, "invalid_query", "a query is required; DELETE /api/v1/messages clears all"
+        )
+    await store.delete([s.message.id for s in store.summaries(query)])
+    return web.Response(text="ok")
+
+
+async def delete_messages(request: web.Request) -> web.Response:
+    """No body, `{}` or `{"IDs": null}` deletes all; `{"IDs": [...]}` those (none for []).
+
+    A malformed body is a 400, unlike Mailpit, which deletes everything on a body it can't read.
+    """
+    body = await read_body(request, mailpit.DeleteRequest, empty=mailpit.DeleteRequest())
+    await _store(request).delete(body.IDs)
+    return web.Response(text="ok")
+
+
+async def set_read(request: web.Request) -> web.Response:
+    """Mailpit's PUT /api/v1/messages: `{"IDs": [...], "Read": bool}`; no IDs means all
+    (or what `Search` matches); no body marks everything unread, as in Mailpit."""
+    body = await read_body(request, mailpit.ReadRequest, empty=mailpit.ReadRequest())
+    store = _store(request)
+    ids = body.IDs or None
+    if ids is None and body.Search:
+        query = search_query(body.Search)
+        ids = [s.message.id for s in store.summaries(query)]
+    await store.set_read(ids, body.Read)
+    return web.Response(text="ok")
+
+
+async def get_message(request: web.Request) -> web.Response:
+    summary = await _named(request)
+    marked = await _store(request).mark_read(summary.message.id)
+    return json_response(shapes.message(marked or summary))
+
+
+async def get_raw(request: web.Request) -> web.Response:
+    summary = await _named(request)
+    raw = await _store(request).raw(summary.message.id)
+    if raw is None:
+        raise Problem(404, "message_not_found", "the message was deleted meanwhile")
+    return web.Response(body=raw, content_type="text/plain", charset="utf-8")
+
+
+async def get_headers(request: web.Request) -> web.Response:
+    return json_response(shapes.headers(await _named(request)))
+
+
+async def get_part(request: web.Request) -> web.Response:
+    summary = await _named(request)
+    raw = await _store(request).raw(summary.message.id)
+    found = part_bytes(raw, request.match_info["part"]) if raw is not None else None
+    if found is None:
+        raise Problem(404, "part_not_found", "the message has no part with that number")
+    content_type, file_name, payload = found
+    response = web.Response(body=payload, content_type=content_type)
+    if file_name:
+        response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(file_name)}"
+    return response
+
+
+# The HTML view shows mail from anyone: no script runs, nothing loads from elsewhere.
+_VIEW_CSP = "default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'; sandbox"
+
+
+async def view_html(request: web.Request) -> web.Response:
+    """Mailpit's GET /view/{ID}.html: the HTML part alone (404 when there is none)."""
+    summary = await resolve(request, _store(request), request.match_info["id"])
+    html = summary.message.parsed.html
+    if not html:
+        raise Problem(404, "part_not_found", "the message has no HTML part")
+    response = web.Response(text=html, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = _VIEW_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+async def view_text(request: web.Request) -> web.Response:
+    """Mailpit's GET /view/{ID}.txt: the text part alone (empty when there is none)."""
+    summary = await resolve(request, _store(request), request.match_info["id"])
+    return web.Response(text=summary.message.parsed.text, content_type="text/plain")

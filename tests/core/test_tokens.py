@@ -1,0 +1,84 @@
+"""A validly signed token is still outside input: odd claim values are a 401, never a crash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+
+from core import accounts, errors, sessions, tokens
+from core.context import Context
+
+PASSWORD = "rabbit-hole-2026"
+# JSON can carry each of these; none is a NumericDate this service ever signs.
+BAD_TIMES: list[Any] = [
+    1e20,
+    -1e20,
+    10**20,
+    -(10**20),
+    -1,
+    1767268800.5,
+    float("inf"),
+    float("nan"),
+    "1767268800",
+    True,
+    False,
+    None,
+    [1767268800],
+    {"t": 1},
+]
+
+
+@pytest.fixture
+def access(ctx: Context) -> str:
+    accounts.create_user(ctx, username="alice", email="alice@example.com", password=PASSWORD)
+    return sessions.login(ctx, "alice", PASSWORD).access
+
+
+def _forge(ctx: Context, token: str, **changes: Any) -> str:
+    claims = {**jwt.decode(token, options={"verify_signature": False}), **changes}
+    return jwt.encode(claims, ctx.secret, algorithm="HS256")
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("value", BAD_TIMES, ids=repr)
+def test_time_claims_out_of_range_are_token_invalid(
+    ctx: Context, access: str, claim: str, value: Any
+) -> None:
+    forged = _forge(ctx, access, **{claim: value})
+    with pytest.raises(errors.TokenInvalid):
+        tokens.decode(ctx, forged)
+    with pytest.raises(errors.TokenInvalid):
+        sessions.authenticate(ctx, forged)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sub": "9" * 25},
+        {"sub": "0"},
+        {"sub": "-3"},
+        {"sub": "١٢"},  # Arabic-Indic digits: isdigit() but not ours
+        {"sub": 1},
+        {"ver": 2**40},
+        {"ver": -1},
+        {"ver": True},
+        {"jti": "\ud800"},
+        {"jti": 7},
+        {"fam": "x" * 65},
+        {"fam": ["a"]},
+        {"typ": ["access"]},
+    ],
+    ids=repr,
+)
+def test_other_malformed_claims_are_token_invalid(ctx: Context, access: str, change: dict) -> None:
+    with pytest.raises(errors.TokenInvalid):
+        sessions.authenticate(ctx, _forge(ctx, access, **change))
+
+
+def test_nbf_is_checked_by_the_injected_clock(ctx: Context, access: str, clock) -> None:
+    now = int(clock.now().timestamp())
+    with pytest.raises(errors.TokenInvalid, match="not valid yet"):
+        sessions.authenticate(ctx, _forge(ctx, access, nbf=now + 60))
+    assert sessions.authenticate(ctx, _forge(ctx, access, nbf=now)).id

@@ -1,0 +1,100 @@
+"""The sender under real SMTP: a send slower than the lease is not taken over by a second sender
+(the live one renews its lease), so the mail goes out once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from core import db, mail, outbox
+from core.context import Context
+from core.models import Outbox
+from core.smtp import SmtpTransport
+from server.sender import OutboxSender
+from tests.conftest import Inbox, make_settings
+
+SEND_SECONDS = 2.5
+LEASE = 0.9
+
+
+class SlowInbox(Inbox):
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(SEND_SECONDS)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def _queue(ctx: Context) -> None:
+    with db.connection(), db.write_transaction():
+        outbox.enqueue(
+            ctx,
+            mail.notice_mail(
+                to="slow@example.com", name="S", subject="s", lines=["x"], flow="f", ref="r"
+            ),
+        )
+
+
+def _row() -> Outbox:
+    with db.connection():
+        return Outbox.get()
+
+
+async def _until(check: Callable[[], bool], timeout: float = 10) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if await asyncio.to_thread(check):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+async def test_a_slow_send_keeps_its_lease_and_goes_out_once(migrated: str) -> None:
+    box = SlowInbox()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(box, hostname="slow.test"), "127.0.0.1", 0)
+    box.port = server.sockets[0].getsockname()[1]
+    ctx = Context.create(make_settings(migrated))  # the real clock: leases really run out
+    await asyncio.to_thread(_queue, ctx)
+    transport = SmtpTransport(box.url, ctx.settings.mail_from)
+    first = OutboxSender(ctx, transport, 0.05, lease=LEASE)
+    second = OutboxSender(ctx, transport, 0.05, lease=LEASE)
+    first.start()
+    await _until(lambda: _row().claimed_by == first.id)
+    second.start()  # polls every 50 ms and would take the mail over the moment a lease lapsed
+    started = time.monotonic()
+    try:
+        await box.wait_for(lambda m: True, timeout=10)
+        await _until(lambda: _row().status == "sent")
+        await asyncio.sleep(LEASE * 2)  # room for a duplicate to arrive, if there were one
+    finally:
+        await first.stop()
+        await second.stop()
+        server.close()
+    assert time.monotonic() - started > LEASE * 2  # the send outlasted several leases
+    row = await asyncio.to_thread(_row)
+    assert len(box.messages) == 1 and row.attempts == 1
+
+
+async def test_a_dead_senders_mail_is_taken_over_when_its_lease_lapses(
+    migrated: str, inbox: Inbox
+) -> None:
+    ctx = Context.create(make_settings(migrated))
+    await asyncio.to_thread(_queue, ctx)
+    lapses = ctx.clock.now() + timedelta(seconds=1)
+
+    def claimed_by_a_dead_sender() -> None:
+        with db.connection():
+            Outbox.update(claimed_by="dead-host:4242:0", next_try_at=lapses, attempts=1).execute()
+
+    await asyncio.to_thread(claimed_by_a_dead_sender)
+    live = OutboxSender(ctx, SmtpTransport(inbox.url, ctx.settings.mail_from), 0.05)
+    live.start()
+    try:
+        message = await inbox.wait_for(lambda m: True, timeout=outbox.LEASE_SECONDS + 5)
+    finally:
+        await live.stop()
+    assert ctx.clock.now() >= lapses  # not before the dead sender's lease ran out
+    row = await asyncio.to_thread(_row)
+    assert message["To"] == "slow@example.com" and row.status == "sent" and row.attempts == 2

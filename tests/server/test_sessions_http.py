@@ -1,0 +1,139 @@
+"""GET /api/me/sessions/ and DELETE /api/me/sessions/{id}/, and revocation that kills access
+tokens at once: token revoke, refresh reuse, password change, logout-all, ending a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import Inbox
+from tests.server.support import PASSWORD, Account, bearer, problem, sign_up
+
+
+@pytest.fixture
+async def proxied(make_client: Any) -> TestClient:
+    return await make_client(trusted_proxies=("127.0.0.1/32",))
+
+
+async def _login(client: TestClient, who: Account, ip: str, agent: str) -> dict[str, str]:
+    resp = await client.post(
+        "/api/token/",
+        json={"username": who.username, "password": PASSWORD},
+        headers={"X-Forwarded-For": ip, "User-Agent": agent},
+    )
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def _me_status(client: TestClient, access: str) -> int:
+    return (await client.get("/api/me/", headers=bearer(access))).status
+
+
+async def _sessions(client: TestClient, access: str, path: str = "/api/me/sessions/") -> Any:
+    resp = await client.get(path, headers=bearer(access))
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def test_sessions_are_listed_with_address_agent_and_the_current_one(
+    proxied, inbox: Inbox
+) -> None:
+    alice = await sign_up(proxied, inbox)
+    laptop = await _login(proxied, alice, "192.0.2.7", "Firefox/140.0")
+    phone = await _login(proxied, alice, "2001:db8::9", "acctkit-tui/0.1")
+    for path in ("/api/me/sessions/", "/api/me/sessions"):
+        listed = await _sessions(proxied, laptop["access"], path)
+        assert len(listed) == 3  # the signup's own login, the laptop, the phone
+        assert all(
+            set(s) == {"id", "created_at", "last_used_at", "ip", "user_agent", "current"}
+            for s in listed
+        )
+        by_agent = {s["user_agent"]: s for s in listed}
+        assert by_agent["Firefox/140.0"]["ip"] == "192.0.2.7"
+        assert by_agent["Firefox/140.0"]["current"] is True
+        assert by_agent["acctkit-tui/0.1"]["ip"] == "2001:db8::9"
+        assert [s["current"] for s in listed].count(True) == 1
+        assert listed[0]["created_at"].endswith(("Z", "+00:00"))
+    mine = [s for s in await _sessions(proxied, phone["access"]) if s["current"]]
+    assert mine[0]["user_agent"] == "acctkit-tui/0.1"
+    resp = await proxied.get("/api/me/sessions/")
+    await problem(resp, 401, "not_authenticated")
+
+
+async def test_ending_a_session_kills_its_tokens_at_once(proxied, inbox: Inbox) -> None:
+    alice = await sign_up(proxied, inbox)
+    phone = await _login(proxied, alice, "192.0.2.8", "phone")
+    listed = await _sessions(proxied, alice.access)
+    phone_id = next(s["id"] for s in listed if s["user_agent"] == "phone")
+    assert await _me_status(proxied, phone["access"]) == 200
+    resp = await proxied.delete(f"/api/me/sessions/{phone_id}/", headers=alice.auth)
+    assert resp.status == 204
+    assert await _me_status(proxied, phone["access"]) == 401
+    resp = await proxied.post("/api/token/refresh/", json={"refresh": phone["refresh"]})
+    await problem(resp, 401, "token_invalid")
+    assert phone_id not in {s["id"] for s in await _sessions(proxied, alice.access)}
+    assert await _me_status(proxied, alice.access) == 200
+    # Gone now, and without the trailing slash too.
+    resp = await proxied.delete(f"/api/me/sessions/{phone_id}", headers=alice.auth)
+    await problem(resp, 404, "session_not_found")
+
+
+async def test_someone_elses_or_an_unknown_session_is_404(proxied, inbox: Inbox) -> None:
+    alice = await sign_up(proxied, inbox)
+    bob = await sign_up(proxied, inbox, "bob")
+    bobs_id = (await _sessions(proxied, bob.access))[0]["id"]
+    for login_id in (bobs_id, "no-such-session", "x" * 300, "%F0%9F%98%80"):
+        resp = await proxied.delete(f"/api/me/sessions/{login_id}/", headers=alice.auth)
+        await problem(resp, 404, "session_not_found")
+    assert await _me_status(proxied, bob.access) == 200
+
+
+async def test_revoke_and_refresh_reuse_kill_access_tokens_at_once(proxied, inbox: Inbox) -> None:
+    alice = await sign_up(proxied, inbox)
+    other = await _login(proxied, alice, "192.0.2.9", "other")
+    resp = await proxied.post("/api/token/revoke/", json={"refresh": alice.refresh})
+    assert resp.status == 204
+    resp = await proxied.get("/api/me/", headers=alice.auth)
+    await problem(resp, 401, "token_invalid")
+    assert await _me_status(proxied, other["access"]) == 200
+
+    rotated = await (
+        await proxied.post("/api/token/refresh/", json={"refresh": other["refresh"]})
+    ).json()
+    resp = await proxied.post("/api/token/refresh/", json={"refresh": other["refresh"]})
+    await problem(resp, 401, "token_reused")
+    for access in (other["access"], rotated["access"]):
+        assert await _me_status(proxied, access) == 401
+
+
+async def test_password_change_and_logout_all_kill_other_sessions_access(
+    proxied, inbox: Inbox
+) -> None:
+    alice = await sign_up(proxied, inbox)
+    phone = await _login(proxied, alice, "192.0.2.10", "phone")
+    resp = await proxied.post(
+        "/api/me/password/",
+        json={"current_password": PASSWORD, "new_password": "looking-glass-2027"},
+        headers={**alice.auth, "X-Forwarded-For": "192.0.2.11", "User-Agent": "desk"},
+    )
+    assert resp.status == 200, await resp.text()
+    fresh = await resp.json()
+    assert await _me_status(proxied, phone["access"]) == 401
+    assert await _me_status(proxied, alice.access) == 401
+    listed = await _sessions(proxied, fresh["access"])
+    assert [(s["ip"], s["user_agent"], s["current"]) for s in listed] == [
+        ("192.0.2.11", "desk", True)
+    ]
+    resp = await proxied.post("/api/auth/logout-all/", headers=bearer(fresh["access"]))
+    assert resp.status == 204
+    assert await _me_status(proxied, fresh["access"]) == 401
+
+
+async def test_signup_verify_records_where_the_login_started(make_client: Any, inbox) -> None:
+    client = await make_client()
+    alice = await sign_up(client, inbox)
+    (only,) = await _sessions(client, alice.access)
+    assert only["ip"] == "127.0.0.1" and only["current"] is True
+    assert only["user_agent"] and "aiohttp" in only["user_agent"].lower()

@@ -1,0 +1,175 @@
+"""The mailbox tells each code's life at a glance (80 columns and up), `u` serves the waiting
+flow, and a signup begun elsewhere (or before a restart) resumes from its mail."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+import pytest
+from textual.widgets import ContentSwitcher, Static
+
+from core.clock import FrozenClock
+from tests.tui.conftest import PASSWORD, Devmail, fill_signup, mail_rows, select_mail, settle, until
+from tui.screens.mailbox import MailboxPane
+from tui.screens.signup import SignupPane
+from tui.widgets.form import Field, FormStatus
+from tui.widgets.mail_table import COLUMNS, MailTable
+from tui.widgets.wait_strip import WaitStrip
+
+
+def row(app: Any, mail_id: str) -> dict[str, str]:
+    table = app.query_one(MailTable)
+    return {key: table.get_cell(mail_id, key).plain for key, *_ in COLUMNS}
+
+
+@pytest.mark.parametrize("accounts_settings", [{"resend_cooldown": 0}])
+async def test_rows_tell_flow_seq_code_state_recipient_and_age_at_80_columns(
+    tui: Any, clock: FrozenClock, devmail: Devmail
+) -> None:
+    async with tui(size=(80, 24)) as (app, pilot):
+        table = app.query_one(MailTable)
+        fill_signup(app, "alice")
+        await pilot.click("#signup-submit")
+        await settle(app, pilot)
+        await until(pilot, lambda: len(table.mails) == 1, "mail #1")
+        app.query_one("#signup-resend").press()
+        await settle(app, pilot)
+        await until(pilot, lambda: len(table.mails) == 2, "mail #2")
+        await until(pilot, lambda: any(m.superseded for m in table.mails.values()), "#1 dead")
+        newest, oldest = mail_rows(app)
+
+        # every column fits 80 columns: the table is not wider than its place on screen
+        app.action_show_tab("mailbox")
+        await pilot.pause()
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert row(app, newest.id) == {
+            "flow": "signup",
+            "seq": "#2",
+            "code": newest.codes[0],
+            "state": "current",
+            "to": "alice@example.com",
+            "age": "0s",
+        }
+        old = row(app, oldest.id)
+        # grouped: the older mail of the same ref sits right under it, marked as its branch
+        assert table.get_row_index(oldest.id) == table.get_row_index(newest.id) + 1
+        assert old["flow"] == " └ signup" and old["seq"] == "#1"
+        assert old["state"] == "superseded by #2"
+
+        # the detail pane: the whole text part and "superseded by code #2 (time)", no message ID
+        await select_mail(app, pilot, oldest.id)
+        mailbox = app.query_one(MailboxPane)
+        await until(pilot, lambda: mailbox.shown and mailbox.shown.summary.id == oldest.id, "open")
+        detail = str(app.query_one("#mail-detail", Static).content)
+        stamp = newest.created.astimezone().strftime("%H:%M:%S")  # type: ignore[union-attr]
+        assert f"superseded by code #2 ({stamp})" in detail
+        assert newest.id not in detail
+        assert detail.rstrip().endswith("If you did not ask for this, ignore this mail.")
+
+        # the cursor stays where the person put it when new mail arrives...
+        assert table.cursor_row == 1
+        clock.advance(61)
+        app.query_one(SignupPane).resend_code(app.query_one(SignupPane).signup_id)
+        await settle(app, pilot)
+        await until(pilot, lambda: len(table.mails) == 3, "mail #3")
+        assert table.selected is not None and table.selected.id == oldest.id
+        # ...and follows the newest while it sits on the top row
+        table.move_cursor(row=0)
+        app.query_one(SignupPane).resend_code(app.query_one(SignupPane).signup_id)
+        await settle(app, pilot)
+        await until(pilot, lambda: len(table.mails) == 4, "mail #4")
+        assert table.selected is not None and table.selected.ref_seq == 4
+
+        # time passes: ages grow and the live code expires (the mail says "10 minutes"; devmail
+        # stamps mail with the real time, a little after the frozen clock's start)
+        clock.advance(660)
+        table.tick()
+        head = table.selected
+        assert head is not None
+        assert row(app, head.id)["state"] == "expired"
+        assert "yellow" in str(table.get_cell(head.id, "code").style)  # the whole row restyled
+        assert row(app, head.id)["age"] in ("10m", "11m")
+
+
+async def test_u_takes_the_waiting_signups_newest_current_code_or_says_there_is_none(
+    tui: Any, clock: FrozenClock, accounts: str, devmail: Devmail
+) -> None:
+    async with tui(size=(80, 24)) as (app, pilot):
+        table = app.query_one(MailTable)
+        # an older signup's mail is in the mailbox and selected
+        other = await start_signup(accounts, "zed")
+        await until(pilot, lambda: len(table.mails) == 1, "zed's mail")
+        zed = mail_rows(app)[0]
+        assert zed.ref == other
+
+        fill_signup(app, "alice")
+        await pilot.click("#signup-submit")
+        await settle(app, pilot)
+        await until(pilot, lambda: len(table.mails) == 2, "alice's mail")
+        alice = next(m for m in table.mails.values() if m.ref != other)
+        await select_mail(app, pilot, zed.id)
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.query_one("#signup-code-field", Field).value == alice.codes[0]
+        assert app.query_one(SignupPane).signup_id == alice.ref
+        assert "not the selected one" in app.query_one("#mail-status", FormStatus).text
+
+        # eleven minutes later alice's code is dead: `u` says so and fills nothing
+        clock.advance(660)
+        app.query_one("#signup-code-field", Field).value = ""
+        await select_mail(app, pilot, alice.id)
+        await pilot.press("u")
+        await pilot.pause()
+        said = app.query_one("#mail-status", FormStatus).text
+        assert said.startswith("No current mail") and alice.ref in said
+        assert app.active_tab == "mailbox"
+        assert app.query_one("#signup-code-field", Field).value == ""
+
+
+async def test_a_signup_started_elsewhere_resumes_from_its_mail_and_enter_verifies(
+    tui: Any, accounts: str, devmail: Devmail
+) -> None:
+    """As after a restart: this TUI never saw the 202, only the mail."""
+    signup_id = await start_signup(accounts, "carol")
+    async with tui(size=(80, 24)) as (app, pilot):
+        await until(pilot, lambda: mail_rows(app), "carol's mail")
+        (mail,) = mail_rows(app)
+        await select_mail(app, pilot, mail.id)
+        await pilot.press("u")
+        await pilot.pause()
+        pane = app.query_one(SignupPane)
+        assert app.active_tab == "signup"
+        assert app.query_one("#signup-steps", ContentSwitcher).current == "signup-code"
+        assert pane.signup_id == signup_id
+        code = app.query_one("#signup-code-field", Field)
+        assert code.value == mail.codes[0]
+        assert app.focused is code.input
+        strip = str(app.query_one("#signup-strip", WaitStrip).content)
+        # the mail's own "expires in 10 minutes", counted from when devmail got it
+        assert re.match(r"code #1 · (9:[45]\d|10:0\d) left · resend allowed$", strip), strip
+
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.accounts.logged_in
+        assert str(app.query_one("#signup-strip", WaitStrip).content) == "code #1 · verified"
+        assert row(app, mail.id)["state"] == "used"
+        detail = app.query_one("#mail-detail", Static)
+        await until(pilot, lambda: "State: used" in str(detail.content), "the detail restated")
+
+
+async def start_signup(accounts: str, username: str) -> str:
+    body = {
+        "first_name": username.title(),
+        "last_name": "Tester",
+        "username": username,
+        "email": f"{username}@example.com",
+        "password": PASSWORD,
+    }
+    async with (
+        aiohttp.ClientSession(accounts) as http,
+        http.post("/api/auth/signup/", json=body) as response,
+    ):
+        assert response.status == 202, await response.text()
+        return str((await response.json())["signup_id"])
