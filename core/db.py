@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,8 +34,38 @@ SQLITE_PRAGMAS = {
 Q = TypeVar("Q", bound=peewee.SelectQuery)
 
 
+class DatabaseInUse(RuntimeError):
+    """A second database was opened while another one is open in this process."""
+
+
+class _Opened:
+    """The process's one open database: its URL, and how many owners still use it."""
+
+    lock = threading.Lock()
+    url: str | None = None
+    owners = 0
+
+
 def open_database(url: str, *, max_connections: int = 32) -> peewee.Database:
-    """Open (lazily) the database named by `url` and bind the models' proxy to it."""
+    """Open (lazily) the database named by `url` and bind the models' proxy to it.
+
+    The proxy is one per process, so so is the database: a second owner of the same URL (two
+    apps in one test, `acctkit serve`'s migration and its app) shares it, and it is closed when
+    the last owner closes it. Closing it under a live owner would close connections its threads
+    are using mid-statement (peewee 4's `close_all` does, and SQLite then crashes the process)."""
+    with _Opened.lock:
+        if _Opened.owners:
+            if url != _Opened.url:
+                raise DatabaseInUse(f"{_Opened.url} is open; close it before opening another")
+            _Opened.owners += 1
+            return database.obj
+        db = _connect(url, max_connections)
+        database.initialize(db)
+        _Opened.url, _Opened.owners = url, 1
+        return db
+
+
+def _connect(url: str, max_connections: int) -> peewee.Database:
     redaction.quiet_query_parameters()
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
@@ -42,7 +73,7 @@ def open_database(url: str, *, max_connections: int = 32) -> peewee.Database:
         if path in ("", ":memory:"):
             raise ValueError("acctkit needs a SQLite file: each thread would get its own :memory:")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db: peewee.Database = PooledSqliteDatabase(
+        return PooledSqliteDatabase(
             path,
             pragmas=SQLITE_PRAGMAS,
             max_connections=max_connections,
@@ -50,23 +81,28 @@ def open_database(url: str, *, max_connections: int = 32) -> peewee.Database:
             check_same_thread=False,
             autoconnect=False,
         )
-    elif scheme in ("postgres", "postgresql"):
+    if scheme in ("postgres", "postgresql"):
         params: dict[str, Any] = db_url.parse(url)
-        db = PooledPostgresqlDatabase(
+        return PooledPostgresqlDatabase(
             params.pop("database"),
             max_connections=max_connections,
             stale_timeout=300,
             autoconnect=False,
             **params,
         )
-    else:
-        raise ValueError(f"unsupported database URL scheme {scheme!r} (use sqlite or postgresql)")
-    database.initialize(db)
-    return db
+    raise ValueError(f"unsupported database URL scheme {scheme!r} (use sqlite or postgresql)")
 
 
 def close_database() -> None:
-    db = database.obj
+    """Give up this owner's share of the database; the last owner closes every connection."""
+    with _Opened.lock:
+        if _Opened.owners == 0:
+            return
+        _Opened.owners -= 1
+        if _Opened.owners:
+            return
+        _Opened.url = None
+        db = database.obj
     if db is not None:
         db.close_all() if hasattr(db, "close_all") else db.close()
 
