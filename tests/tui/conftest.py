@@ -233,8 +233,10 @@ async def click(app: AcctkitApp, pilot: Pilot[None], selector: str) -> None:
         if not widget.region.area:
             widget.scroll_visible(animate=False)
             return False
-        # laid out and on screen, or the click lands on the header (which opens the palette)
-        return app.screen is widget.screen
+        # laid out and on screen, or the click lands on the header (which opens the palette);
+        # a Button ignores clicks while its 0.2 s press effect lasts (Textual's debounce), so a
+        # second click on the same button waits for it, as a person sees the button come back
+        return app.screen is widget.screen and not widget.has_class("-active")
 
     await until(pilot, ready, f"{selector} on screen ({app.screen}, {app.focused})")
     await pilot.pause()

@@ -9,7 +9,7 @@ import aiohttp
 from textual.widgets import Button
 
 from core.clock import FrozenClock
-from tests.tui.conftest import Devmail, fill_signup, mail_rows, settle, until
+from tests.tui.conftest import Devmail, click, fill_signup, mail_rows, settle, until
 from tui.screens.mailbox import MailboxPane
 
 
@@ -46,7 +46,7 @@ async def test_c_cycles_devmail_chaos_and_mail_waits_until_it_is_off(
         app.action_show_tab("signup")
         await pilot.pause()
         fill_signup(app, "erin")
-        await pilot.click("#signup-submit")
+        await click(app, pilot, "#signup-submit")
         await settle(app, pilot)
         await until(pilot, lambda: devmail.server.stats.rejected > 0, "a refused SMTP DATA")
         assert mail_rows(app) == []

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 
 from devmail.api import create_app as create_devmail
 from devmail.config import Config
-from tests.tui.conftest import fill, settle, until
+from tests.tui.conftest import click, fill, settle, until
 from tui.app import AcctkitApp
 from tui.screens import mailbox as mailbox_module
 from tui.screens.mailbox import MailboxPane
@@ -87,7 +87,7 @@ async def test_a_form_says_one_short_sentence_when_the_service_is_down() -> None
         app.action_show_tab("login")
         await pilot.pause()
         fill(app, login_username="alice", login_password="whatever-it-is")
-        await pilot.click("#login-submit")
+        await click(app, pilot, "#login-submit")
         await settle(app, pilot)
         status = app.query_one("#login-status", FormStatus).text
         assert status == (

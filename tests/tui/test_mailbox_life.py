@@ -11,7 +11,16 @@ import pytest
 from textual.widgets import ContentSwitcher, Static
 
 from core.clock import FrozenClock
-from tests.tui.conftest import PASSWORD, Devmail, fill_signup, mail_rows, select_mail, settle, until
+from tests.tui.conftest import (
+    PASSWORD,
+    Devmail,
+    click,
+    fill_signup,
+    mail_rows,
+    select_mail,
+    settle,
+    until,
+)
 from tui.screens.mailbox import MailboxPane
 from tui.screens.signup import SignupPane
 from tui.widgets.form import Field, FormStatus
@@ -31,7 +40,7 @@ async def test_rows_tell_flow_seq_code_state_recipient_and_age_at_80_columns(
     async with tui(size=(80, 24)) as (app, pilot):
         table = app.query_one(MailTable)
         fill_signup(app, "alice")
-        await pilot.click("#signup-submit")
+        await click(app, pilot, "#signup-submit")
         await settle(app, pilot)
         await until(pilot, lambda: len(table.mails) == 1, "mail #1")
         app.query_one("#signup-resend").press()
@@ -105,7 +114,7 @@ async def test_u_takes_the_waiting_signups_newest_current_code_or_says_there_is_
         assert zed.ref == other
 
         fill_signup(app, "alice")
-        await pilot.click("#signup-submit")
+        await click(app, pilot, "#signup-submit")
         await settle(app, pilot)
         await until(pilot, lambda: len(table.mails) == 2, "alice's mail")
         alice = next(m for m in table.mails.values() if m.ref != other)

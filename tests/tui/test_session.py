@@ -53,7 +53,7 @@ async def test_login_shows_me_and_logout_revokes(tui: Any, accounts: str, devmai
         assert me.user is not None and me.user.username == "alice"
         refresh = app.accounts.tokens.refresh
 
-        await pilot.click("#me-logout")
+        await click(app, pilot, "#me-logout")
         await settle(app, pilot)
         assert me.user is None and not app.accounts.logged_in
         assert str(app.query_one("#me-user", Static).content) == "Not logged in."
@@ -75,7 +75,7 @@ async def test_logout_everywhere_revokes_other_logins(
         await log_in(app, pilot, "alice")  # a second login, as from another device
         assert app.accounts.tokens != first
 
-        await pilot.click("#me-logout-all")
+        await click(app, pilot, "#me-logout-all")
         await settle(app, pilot)
         assert ("POST", "/api/auth/logout-all/", 204) in calls(app)
         assert not app.accounts.logged_in
@@ -92,7 +92,7 @@ async def test_expired_access_token_is_refreshed_once_and_the_call_retried(
         before = app.accounts.tokens
         clock.advance(301)  # past the 300 s access lifetime, well within the refresh's day
 
-        await pilot.click("#me-refresh")
+        await click(app, pilot, "#me-refresh")
         await settle(app, pilot)
         # (Me then lists the sessions: that call is not the subject here)
         assert [c for c in calls(app) if c[1] != "/api/me/sessions/"][-3:] == [
@@ -113,7 +113,7 @@ async def test_http_log_lists_every_exchange_with_secrets_masked(
         await log_in(app, pilot, "alice")
         tokens = app.accounts.tokens
         assert tokens is not None
-        await pilot.click("#me-refresh")
+        await click(app, pilot, "#me-refresh")
         await settle(app, pilot)
 
         # The mailbox's own reads are hidden from the list until asked for.

@@ -11,6 +11,7 @@ from core.clock import FrozenClock
 from tests.tui.conftest import (
     PASSWORD,
     Devmail,
+    click,
     fill,
     fill_signup,
     mail_rows,
@@ -39,7 +40,7 @@ async def test_signup_mail_arrives_live_and_use_this_code_verifies(
         assert mail_rows(app) == []  # listed empty: whatever shows up next came over the socket
 
         fill_signup(app, "alice")
-        await pilot.click("#signup-submit")
+        await click(app, pilot, "#signup-submit")
         await settle(app, pilot)
 
         signup = app.query_one(SignupPane)
@@ -67,7 +68,7 @@ async def test_signup_mail_arrives_live_and_use_this_code_verifies(
         assert app.query_one("#signup-code-field", Field).value == mailed["Codes"][0]
         assert "Press Verify" in app.query_one("#signup-code-status", FormStatus).text
 
-        await pilot.click("#signup-verify")
+        await click(app, pilot, "#signup-verify")
         await settle(app, pilot)
         assert app.active_tab == "me"
         me = app.query_one(MePane)
@@ -82,12 +83,12 @@ async def test_resend_marks_first_mail_superseded_and_its_code_says_so(
 ) -> None:
     async with tui() as (app, pilot):
         fill_signup(app, "bob")
-        await pilot.click("#signup-submit")
+        await click(app, pilot, "#signup-submit")
         await settle(app, pilot)
         await until(pilot, lambda: len(mail_rows(app)) == 1, "mail #1")
         first = mail_rows(app)[0]
 
-        await pilot.click("#signup-resend")
+        await click(app, pilot, "#signup-resend")
         await settle(app, pilot)
         assert "expecting code #2" in text_of(app, "#signup-expect")
         await until(
@@ -116,7 +117,7 @@ async def test_resend_marks_first_mail_superseded_and_its_code_says_so(
 
         # the dead code typed by hand: the service says which code replaced it
         fill(app, signup_code_field=oldest.codes[0])
-        await pilot.click("#signup-verify")
+        await click(app, pilot, "#signup-verify")
         await settle(app, pilot)
         status = app.query_one("#signup-code-status", FormStatus).text
         assert "code_superseded" in status and "code #1" in status and "#2" in status
@@ -124,7 +125,7 @@ async def test_resend_marks_first_mail_superseded_and_its_code_says_so(
 
         await select_mail(app, pilot, newest.id)
         await pilot.press("u")
-        await pilot.click("#signup-verify")
+        await click(app, pilot, "#signup-verify")
         await settle(app, pilot)
         me = app.query_one(MePane).user
         assert me is not None and me.username == "bob"
@@ -133,13 +134,13 @@ async def test_resend_marks_first_mail_superseded_and_its_code_says_so(
 async def test_wrong_code_shows_attempts_left(tui: Any, devmail: Devmail) -> None:
     async with tui() as (app, pilot):
         fill_signup(app, "carol")
-        await pilot.click("#signup-submit")
+        await click(app, pilot, "#signup-submit")
         await settle(app, pilot)
         real = (await devmail.latest_to("carol@example.com"))["Codes"][0]
         wrong = f"{(int(real) + 1) % 1_000_000:06d}"
 
         fill(app, signup_code_field=wrong)
-        await pilot.click("#signup-verify")
+        await click(app, pilot, "#signup-verify")
         await settle(app, pilot)
         assert "4 attempts left" in str(app.query_one("#signup-strip", WaitStrip).content)
         status = app.query_one("#signup-code-status", FormStatus)
@@ -153,7 +154,7 @@ async def test_resend_waits_for_resend_after_and_a_429_restarts_the_countdown(
 ) -> None:
     async with tui() as (app, pilot):
         fill_signup(app, "dave")
-        await pilot.click("#signup-submit")
+        await click(app, pilot, "#signup-submit")
         await settle(app, pilot)
         strip = app.query_one("#signup-strip", WaitStrip)
         resend = app.query_one("#signup-resend", Button)
@@ -171,7 +172,7 @@ async def test_resend_waits_for_resend_after_and_a_429_restarts_the_countdown(
         strip.tick()
         await pilot.pause()
         assert not resend.disabled and "resend allowed" in str(strip.content)
-        await pilot.click("#signup-resend")
+        await click(app, pilot, "#signup-resend")
         await settle(app, pilot)
         assert str(strip.content) == "code #2 · 10:00 left · resend in 1:00"
         assert "expecting code #2" in text_of(app, "#signup-expect")
@@ -193,7 +194,7 @@ async def test_invalid_fields_are_shown_next_to_their_fields(tui: Any) -> None:
     async with tui() as (app, pilot):
         fill_signup(app, "erin", password="erin")
         fill(app, signup_email="not-an-email")
-        await pilot.click("#signup-submit")
+        await click(app, pilot, "#signup-submit")
         await settle(app, pilot)
         assert app.query_one("#signup-steps", ContentSwitcher).current == "signup-form"
         assert app.query_one("#signup-email", Field).error
