@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,9 +21,11 @@ from urllib.parse import urlsplit
 import peewee
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
-from core import redaction
+from core import errors, redaction
 
+log = logging.getLogger(__name__)
 database = peewee.DatabaseProxy()
 
 SQLITE_PRAGMAS = {
@@ -32,6 +36,46 @@ SQLITE_PRAGMAS = {
 }
 
 Q = TypeVar("Q", bound=peewee.SelectQuery)
+
+
+ALIVE_BYPASS_SECONDS = 0.5
+"""A pooled PostgreSQL connection back in the pool for less than this is not pinged on checkout."""
+
+
+class _PostgresPool(PooledPostgresqlDatabase):
+    """peewee's PostgreSQL pool, minus a round trip per call.
+
+    peewee 4 pings (`SELECT 1`) every connection it checks out, so each service call paid two
+    round trips to the server: GET /api/me/, one statement, ran at about half its speed. Like
+    HikariCP's aliveBypassWindowMs, a connection that was checked in moments ago (idle in no
+    transaction, not closed by the driver) is handed out without the ping; one that sat idle
+    longer is pinged as before. A server lost inside that half second fails one statement, as it
+    would have failed it had it died just after the ping."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._returned_at: dict[int, float] = {}
+
+    def _is_closed(self, conn: Any) -> bool:
+        returned = self._returned_at.get(self.conn_key(conn))
+        if (
+            returned is not None
+            and time.monotonic() - returned < ALIVE_BYPASS_SECONDS
+            and not conn.closed
+            and conn.get_transaction_status() == TRANSACTION_STATUS_IDLE
+        ):
+            return False
+        return bool(super()._is_closed(conn))
+
+    def _can_reuse(self, conn: Any) -> bool:
+        reusable = bool(super()._can_reuse(conn))
+        if reusable:
+            self._returned_at[self.conn_key(conn)] = time.monotonic()
+        return reusable
+
+    def _close_raw(self, conn: Any) -> None:
+        self._returned_at.pop(self.conn_key(conn), None)
+        super()._close_raw(conn)
 
 
 class DatabaseInUse(RuntimeError):
@@ -83,7 +127,7 @@ def _connect(url: str, max_connections: int) -> peewee.Database:
         )
     if scheme in ("postgres", "postgresql"):
         params: dict[str, Any] = db_url.parse(url)
-        return PooledPostgresqlDatabase(
+        return _PostgresPool(
             params.pop("database"),
             max_connections=max_connections,
             stale_timeout=300,
@@ -133,8 +177,19 @@ def connection() -> Iterator[None]:
     Refuses to run where an event loop runs, so a handler that forgets the executor fails its
     first test instead of quietly stalling the service."""
     _refuse_event_loop_thread()
-    with database.connection_context():
-        yield
+    try:
+        with database.connection_context():
+            yield
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        # The server went away, restarted, or aborted the transaction (SQLite: still locked
+        # after busy_timeout): the caller's work was rolled back, and saying so beats a 500.
+        log.warning("database call failed: %s: %s", type(exc).__name__, _first_line(exc))
+        raise errors.DatabaseUnavailable() from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's message without the statement or parameters some drivers append."""
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
 
 
 @contextlib.contextmanager

@@ -232,6 +232,16 @@ class NoPublicKeys(AccountError):
     )
 
 
+class DatabaseUnavailable(AccountError):
+    """The database failed under a request: unreachable, restarted, or a transaction it
+    aborted. Nothing of the request was committed; the client may retry."""
+
+    code = "database_unavailable"
+    status = 503
+    title = "Service Unavailable"
+    default_detail = "The service lost its database for a moment; nothing was changed. Retry."
+
+
 class NotReady(AccountError):
     code = "not_ready"
     status = 503

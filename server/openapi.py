@@ -146,6 +146,6 @@ def document_route(routes: list[Route], settings: Settings) -> Route:
     async def openapi_json(request: web.Request) -> web.Response:
         return web.Response(body=encoded, content_type="application/json")
 
-    itself = Route("GET", "/api/openapi.json", openapi_json, "This document", "ops")
+    itself = Route("GET", "/api/openapi.json", openapi_json, "This document", "ops", database=False)
     encoded = msgspec.json.encode(document([*routes, itself], settings))
     return itself

@@ -59,6 +59,7 @@ class Route:
     raw_body: dict[str, Any] | None = None  # non-JSON request content (avatars, forms), as OpenAPI
     produces: str = "application/json"
     pages: dict[int, str] = field(default_factory=dict)  # text/html routes: status -> page
+    database: bool = True  # reads or writes the database, so may answer 503 database_unavailable
 
     @property
     def template(self) -> str:
@@ -72,6 +73,8 @@ class Route:
             classes += AUTH_ERRORS
         if self.body is not None:
             classes += BODY_ERRORS
+        if self.database:
+            classes.append(errors.DatabaseUnavailable)
         by_status: dict[int, list[str]] = {}
         for cls in classes:
             codes = by_status.setdefault(cls.status, [])

@@ -154,6 +154,7 @@ ROUTES: list[Route] = [
         "tokens",
         ok=(200, c.JwkSet),
         errors=(e.NoPublicKeys,),
+        database=False,
     ),
     Route(
         "PATCH",
@@ -299,7 +300,7 @@ ROUTES: list[Route] = [
         },
     ),
     # operations
-    Route("GET", "/healthz", health.healthz, "Liveness", "ops", ok=(200, c.Status)),
+    Route("GET", "/healthz", health.healthz, "Liveness", "ops", ok=(200, c.Status), database=False),
     Route(
         "GET",
         "/readyz",
@@ -308,5 +309,6 @@ ROUTES: list[Route] = [
         "ops",
         ok=(200, c.Status),
         errors=(e.NotReady,),
+        database=False,  # a database failure is its answer: 503 not_ready
     ),
 ]

@@ -8,6 +8,7 @@ segfaulted the test worker). The last owner closes it; until then every owner's 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,34 @@ def test_a_second_database_while_one_is_open_is_refused(tmp_path: Path, database
         db.close_database()
     db.open_database(f"sqlite:///{tmp_path / 'other.db'}")  # once closed, another may open
     db.close_database()
+
+
+def _last_statement_of(pid: int) -> str:
+    """What PostgreSQL says a backend ran last, asked over a connection of its own."""
+    import psycopg2
+
+    from tests.conftest import PG_DSN
+
+    with psycopg2.connect(PG_DSN) as watcher, watcher.cursor() as cur:
+        cur.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,))
+        return str(cur.fetchone()[0])
+
+
+def test_a_busy_pooled_postgresql_connection_is_not_pinged_but_an_idle_one_is(
+    postgres_url: str,
+) -> None:
+    """One round trip per call while busy: peewee 4 pinged every checkout (SELECT 1), which
+    halved GET /api/me/ on PostgreSQL; a connection idle past the bypass window is still pinged."""
+    database = db.open_database(postgres_url, max_connections=1)
+    try:
+        with db.connection():
+            pid = database.connection().get_backend_pid()
+            database.execute_sql("SELECT 42 AS last_real_statement")
+        with db.connection():  # checked out again at once: no ping
+            assert "last_real_statement" in _last_statement_of(pid)
+        time.sleep(db.ALIVE_BYPASS_SECONDS + 0.1)
+        with db.connection():  # idle past the window: pinged before it is handed out
+            assert database.connection().get_backend_pid() == pid
+            assert _last_statement_of(pid).strip().upper() == "SELECT 1"
+    finally:
+        db.close_database()

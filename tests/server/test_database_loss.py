@@ -1,0 +1,48 @@
+"""The database lost under a request: a 503 problem the client can retry, never a 500, and the
+next request is served on a fresh connection.
+
+PostgreSQL ends every backend the service holds (as a restart or a failover does); the pool may
+hand one of the dead connections out without a ping (it was busy a moment ago), so the first
+request can fail. It must fail as `database_unavailable`, with nothing changed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg2
+
+from tests.conftest import PG_DSN, Inbox
+from tests.server.support import sign_up
+
+
+def end_backends_of(application: str) -> int:
+    """Terminate the service's connections only (tests in other workers share the server)."""
+    with psycopg2.connect(PG_DSN) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (application,),
+        )
+        return cur.rowcount
+
+
+async def test_a_lost_postgresql_connection_answers_503_then_recovers(
+    make_client: Any, postgres_url: str, inbox: Inbox
+) -> None:
+    application = f"acctkit-{uuid.uuid4().hex[:12]}"
+    client = await make_client(f"{postgres_url}&application_name={application}")
+    account = await sign_up(client, inbox)
+    resp = await client.get("/api/me/", headers=account.auth)
+    assert resp.status == 200
+    assert end_backends_of(application) >= 1
+
+    statuses = []
+    for _ in range(6):  # every pooled connection is dead; each is found out once
+        resp = await client.get("/api/me/", headers=account.auth)
+        statuses.append(resp.status)
+        if resp.status == 503:
+            body = await resp.json()
+            assert body["code"] == "database_unavailable", body
+            assert resp.content_type == "application/problem+json"
+    assert 500 not in statuses and set(statuses) <= {200, 503}, statuses
+    assert statuses[-1] == 200, statuses
