@@ -13,12 +13,10 @@ import gc
 import logging
 import multiprocessing
 import os
-import queue
 import shutil
 import signal
 import sys
 import tempfile
-from logging.handlers import QueueHandler, QueueListener
 
 from aiohttp import web
 
@@ -42,31 +40,14 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _log_off_the_loop() -> QueueListener:
-    """Log records are formatted where they happen but written to stderr by a listener thread:
-    the access log's write and flush per request cost the event loop ~7% of a GET /api/me/."""
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    to_stderr = logging.StreamHandler()
-    to_stderr.setFormatter(logging.Formatter("%(message)s"))  # QueueHandler formatted it
-    listener = QueueListener(records, to_stderr)
-    logging.basicConfig(
-        level=logging.INFO,
-        format=LOG_FORMAT,
-        handlers=[QueueHandler(records)],
-        force=True,
-    )
-    listener.start()
-    return listener
-
-
 def _run_one(settings: Settings) -> None:
-    from server import accesslog
+    from server import accesslog, logwriter
     from server.app import create_app
     from server.headers import hide_server_version
 
     request_id.install()
     hide_server_version()
-    listener = _log_off_the_loop()
+    log_handler = logwriter.configure(logging.INFO, LOG_FORMAT)
     app = create_app(settings)
     # Everything alive now (modules, the app) lives as long as the process: keep it out of the
     # collector's sight, or each full collection walks it all on the event loop thread (a 50 ms
@@ -85,7 +66,7 @@ def _run_one(settings: Settings) -> None:
         )
         log.info("acctkit worker %s stopped", os.getpid())
     finally:
-        listener.stop()  # writes out what is still queued
+        log_handler.close()  # writes out what is still waiting
 
 
 def migrate_now(settings: Settings) -> int:
