@@ -238,3 +238,24 @@ def test_the_documented_openssl_command_makes_a_usable_key(
     ring = keyring.load(SECRET, alg, (str(path),))
     token = jwt.encode({"sub": "1"}, ring.signer.signing, alg, {"kid": ring.signer.kid})
     assert jwt.decode(token, ring.verifier(token).verifying, [alg]) == {"sub": "1"}
+
+
+def test_the_header_to_key_memory_is_exact_and_bounded() -> None:
+    """verifier() remembers the key each header segment names; a forged header is never taken for
+    a known one, and headers crafted to differ fill the memory to its bound and no further."""
+    ring = keyring.KeyRing("HS256", keyring.load(SECRET, "HS256", ()).keys)
+    kid = ring.signer.kid
+
+    def token(**header: object) -> str:
+        return jwt.encode({"sub": "1"}, ring.signer.signing, algorithm="HS256", headers=header)
+
+    genuine = token(kid=kid)
+    assert ring.verifier(genuine) is ring.signer
+    assert ring.verifier(genuine) is ring.signer  # remembered, same answer
+    with pytest.raises(errors.TokenInvalid, match="unknown key"):
+        ring.verifier(token(kid="someone-else"))
+    with pytest.raises(errors.TokenInvalid, match="unknown key"):
+        ring.verifier(token(kid="someone-else"))  # refusals are never remembered as keys
+    for n in range(200):
+        assert ring.verifier(token(kid=kid, n=n)) is ring.signer
+    assert len(ring._by_header) == keyring._REMEMBERED_HEADERS
