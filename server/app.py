@@ -54,9 +54,13 @@ def create_app(
 
     async def pools(app: web.Application) -> AsyncIterator[None]:
         app[DB_POOL] = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="acctkit-db")
-        app[HASH_POOL] = hashing.hashing_pool()
+        app[HASH_POOL] = hashing.callers_pool()
+        argon2 = hashing.hashing_pool(workers=settings.workers)
+        app[CONTEXT].passwords.run_in(argon2)
         yield
         app[HASH_POOL].shutdown(wait=True)
+        app[CONTEXT].passwords.run_in(None)
+        argon2.shutdown(wait=True)
         app[DB_POOL].shutdown(wait=True)
 
     async def database(app: web.Application) -> AsyncIterator[None]:

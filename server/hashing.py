@@ -1,18 +1,21 @@
-"""The password-hashing thread pool, and how it shares the CPU with the event loop.
+"""The password-hashing threads, and how they share the CPU with the event loop.
 
-argon2 releases the GIL, so hashing threads compete with the event loop for cores, not for the
-interpreter. Under a login storm a plain pool (as many threads as cores, in every worker process)
-keeps every core busy hashing, and the kernel gives the event loop thread only its fair share: cheap
-requests like GET /api/me/ queue behind hashes (p99 2-3x its value alone).
+Two pools. Service calls that hash (login, signup, reset, password change) run in `callers_pool`
+at normal priority: their reads and writes are ordinary database work. The argon2 computation
+itself is handed (core.passwords.Passwords.run_in) to `hashing_pool`, whose threads lower their
+own scheduling priority (Linux `setpriority` on the thread id; niceness is per thread there),
+and the caller waits for it with the GIL released.
 
-Each hashing thread therefore lowers its own scheduling priority (Linux `setpriority` on the
-thread's id; niceness is per thread there). The kernel's CFS weights a nice-10 thread about
-10x less than a nice-0 one, so whenever an event loop has work it runs at once, and the hashing
-threads take all the CPU that is left: no core idles during a storm, so logins keep almost all of
-the argon2 ceiling. We measured the alternatives (docs/performance.md): a pool of cores/workers
-threads at normal priority left cores idle between hashes and still let hashing share cores with
-the loop; a bounded admission queue caps throughput without fixing the loop's share. Where
-per-thread priority is not available (not Linux), the threads keep the normal priority.
+Why low priority: argon2 releases the GIL, so hashing competes with the event loops for cores,
+not for the interpreter. At the loop's priority a login storm keeps every core hashing and the
+kernel gives each loop only its fair share, so GET /api/me/ queues behind hashes. CFS weights a
+nice-10 thread about 10x below a nice-0 one: a loop with work runs at once, and hashing takes
+the cycles left over. Why only argon2: when the whole login ran niced, a niced thread holding the
+GIL for a login's database work made the loop wait for a thread the kernel rarely ran (priority
+inversion): /me p99 in a storm went from 16.1 ms to 10.4 ms when only the hash stayed niced.
+
+Why cores/workers threads: see `hashing_pool`. The trade-off between /me's tail and logins kept
+during a storm is measured in docs/performance.md; HASHING_NICENESS is the one knob.
 """
 
 from __future__ import annotations
@@ -37,10 +40,27 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, current + HASHING_NICENESS))
 
 
-def hashing_pool(threads: int | None = None) -> ThreadPoolExecutor:
-    """As many threads as cores (hashing may use every idle core), each at a lower priority."""
+def hashing_pool(*, workers: int = 1) -> ThreadPoolExecutor:
+    """The host's cores shared out among its worker processes, each thread at a lower priority.
+
+    Not a pool of cores threads per worker: argon2id at its default cost fills 19 MiB, and with
+    2 workers on 2 cores, 4 hashes in flight thrashed the shared 32 MiB L3 that 2 fit in: 0.73 of
+    the argon2 ceiling against 0.87 with one thread per worker (docs/performance.md)."""
     return ThreadPoolExecutor(
-        threads or os.cpu_count() or 2,
+        max(1, (os.cpu_count() or 2) // workers),
         thread_name_prefix="acctkit-hash",
         initializer=_lower_priority,
+    )
+
+
+CALLERS_PER_CORE = 4
+"""Threads per core that run password-hashing service calls (a login's reads and writes) and wait
+while argon2 runs in the low-priority pool."""
+
+
+def callers_pool(threads: int | None = None) -> ThreadPoolExecutor:
+    """The threads that run login, signup and reset calls at normal priority; each waits (GIL
+    released) while its hash runs in `hashing_pool`."""
+    return ThreadPoolExecutor(
+        threads or CALLERS_PER_CORE * (os.cpu_count() or 2), thread_name_prefix="acctkit-login"
     )

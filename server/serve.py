@@ -82,6 +82,7 @@ def serve(settings: Settings, workers: int = 1) -> int:
     log.info(
         "acctkit serving on http://%s:%s with %s worker(s)", settings.host, settings.port, workers
     )
+    settings = settings.replace(workers=max(1, workers))
     if workers <= 1:
         _run_one(settings)
         return 0

@@ -39,7 +39,7 @@ async def test_a_signups_request_id_reaches_its_mail_and_every_log_line(
     queued = [r for r in caplog.records if r.getMessage().startswith("mail queued")]
     assert queued, "the enqueue was not logged"
     assert all(r.request_id == "trace-0042" for r in queued)  # type: ignore[attr-defined]
-    assert all(r.threadName.startswith(("acctkit-db", "acctkit-hash")) for r in queued)
+    assert all(r.threadName.startswith(("acctkit-db", "acctkit-login")) for r in queued)
     # The sender, working outside any request, logs a mail's outcome under its request's id.
     for _ in range(200):  # the sender records the outcome just after devmail has the mail
         sent = [r for r in caplog.records if r.getMessage().startswith("mail sent")]

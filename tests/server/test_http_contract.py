@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -11,7 +12,7 @@ from server.app import create_app
 from server.calls import call, call_hashing
 from server.routes import ROUTES
 from tests.conftest import make_settings
-from tests.server.support import problem
+from tests.server.support import problem, sign_up
 
 
 @pytest.mark.parametrize("path", ["/api/token/", "/api/token"])
@@ -144,8 +145,32 @@ async def test_core_runs_off_the_event_loop_in_two_pools(aiohttp_client, sqlite_
     app.router.add_get("/where", where)
     client = await aiohttp_client(app)
     assert (await client.get("/where")).status == 200
-    assert seen["db"].startswith("acctkit-db") and seen["hash"].startswith("acctkit-hash")
+    assert seen["db"].startswith("acctkit-db") and seen["hash"].startswith("acctkit-login")
     assert threading.main_thread().name not in seen.values()
+
+
+async def test_only_argon2_runs_at_low_priority_one_thread_per_core_per_worker(
+    make_client, inbox
+) -> None:
+    """A signup's argon2 runs in the niced hashing pool (cores / workers threads); the service
+    call around it, database work included, runs in a pool at the loop's own priority."""
+    from server.hashing import HASHING_NICENESS
+
+    client = await make_client(workers=2)
+    await sign_up(client, inbox)
+
+    def niceness(name: str) -> list[int]:
+        return [
+            os.getpriority(os.PRIO_PROCESS, t.native_id)
+            for t in threading.enumerate()
+            if t.name.startswith(name) and t.native_id is not None
+        ]
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    hashing, callers = niceness("acctkit-hash"), niceness("acctkit-login")
+    assert hashing and callers
+    assert set(hashing) == {min(19, base + HASHING_NICENESS)}
+    assert set(callers) == {base}
 
 
 async def test_health_and_readiness(client) -> None:
@@ -173,3 +198,16 @@ async def test_openapi_describes_every_route(client) -> None:
                 for content in response.get("content", {}).values():
                     ref = content["schema"].get("$ref", "")
                     assert not ref or ref.split("/")[-1] in doc["components"]["schemas"]
+
+
+def test_the_hashing_pool_shares_the_cores_out_among_the_workers() -> None:
+    """4 hashes in flight on 2 cores thrashed the L3 cache that 2 fit in (docs/performance.md)."""
+    from server.hashing import hashing_pool
+
+    cores = os.cpu_count() or 2
+    for workers, expected in ((1, cores), (2, max(1, cores // 2)), (cores * 4, 1)):
+        barrier_names: set[str] = set()
+        with hashing_pool(workers=workers) as pool:
+            for name in pool.map(lambda _: threading.current_thread().name, range(64)):
+                barrier_names.add(name)
+        assert 1 <= len(barrier_names) <= expected
