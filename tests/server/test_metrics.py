@@ -71,9 +71,13 @@ async def test_an_unreachable_relay_shows_as_backlog_and_failures(
         "password": "rabbit-hole-2026",
     }
     assert (await client.post("/api/auth/signup/", json=signup)).status == 202
+    # The backlog is read from the database before the counters: a scrape can see the first
+    # failure counted and its row not yet committed as failing. Wait for both.
     for _ in range(300):
         found = samples(await (await client.get("/metrics")).text())
-        if value(found, "acctkit_mail_failures_total", flow="signup"):
+        if value(found, "acctkit_mail_failures_total", flow="signup") and value(
+            found, "acctkit_outbox_backlog", state="failing"
+        ):
             break
         await asyncio.sleep(0.05)
     # At least one failed attempt (a retry may have come and failed too on a slow machine).
