@@ -82,3 +82,30 @@ def test_nbf_is_checked_by_the_injected_clock(ctx: Context, access: str, clock) 
     with pytest.raises(errors.TokenInvalid, match="not valid yet"):
         sessions.authenticate(ctx, _forge(ctx, access, nbf=now + 60))
     assert sessions.authenticate(ctx, _forge(ctx, access, nbf=now)).id
+
+
+def test_a_remembered_signature_never_outlives_expiry_or_revocation(
+    ctx: Context, access: str, clock
+) -> None:
+    """Verified signatures are remembered (tokens._verified); expiry and revocation are not."""
+    alice = sessions.authenticate(ctx, access).id
+    assert sessions.authenticate(ctx, access).id == alice  # remembered now
+    assert tokens._verified.cache_info().hits >= 1
+    forged = _forge(ctx, access, sub="999")  # same header, other claims, our old-secret key
+    tampered = access[:-4] + ("AAAA" if not access.endswith("AAAA") else "BBBB")
+    with pytest.raises(errors.TokenInvalid):
+        sessions.authenticate(ctx, tampered)
+    with pytest.raises(errors.TokenInvalid):
+        sessions.authenticate(ctx, forged)  # a signature for no such user
+    with pytest.raises(errors.TokenInvalid):
+        sessions.authenticate(ctx, tampered)  # a refusal was not remembered as a pass
+
+    sessions.logout_all(ctx, alice)
+    with pytest.raises(errors.TokenInvalid):
+        sessions.authenticate(ctx, access)  # revoked: the database says so on every request
+
+    fresh = sessions.login(ctx, "alice", PASSWORD).access
+    assert sessions.authenticate(ctx, fresh).id == alice
+    clock.advance(ctx.settings.access_ttl)
+    with pytest.raises(errors.TokenInvalid, match="expired"):
+        sessions.authenticate(ctx, fresh)  # expired: the clock says so on every request
