@@ -109,7 +109,6 @@ class Settings:
     metrics: bool = False
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")
     metrics_multiprocess_dir: str = ""  # set by `serve --workers N`, never from the environment
-    workers: int = 1  # processes serving on this host: set by `serve --workers N`, likewise
     jwt_issuer: str = "acctkit"
     jwt_audience: str = "acctkit"
     jwt_algorithm: str = "HS256"

@@ -34,8 +34,10 @@ def create_app(
     clock: Clock | None = None,
     transport: Transport | None = None,
     mail_poll_interval: float = 1.0,
+    hash_slots: hashing.Slots | None = None,
 ) -> web.Application:
-    """Build the service. `settings` must carry a secret key (see core.secret)."""
+    """Build the service. `settings` must carry a secret key (see core.secret); `hash_slots`
+    is the semaphore `serve --workers N` shares among its workers (server.hashing)."""
     accesslog.install()  # aiohttp's refusals of malformed requests: one line, no traceback
     request_id.install()
     measured = Metrics()
@@ -55,7 +57,7 @@ def create_app(
     async def pools(app: web.Application) -> AsyncIterator[None]:
         app[DB_POOL] = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="acctkit-db")
         app[HASH_POOL] = hashing.callers_pool()
-        argon2 = hashing.hashing_pool(workers=settings.workers)
+        argon2 = hashing.HashingPool(hash_slots)
         app[CONTEXT].passwords.run_in(argon2)
         yield
         app[HASH_POOL].shutdown(wait=True)

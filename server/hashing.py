@@ -24,7 +24,11 @@ import contextlib
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 HASHING_NICENESS = 10
 """How much lower than the event loop the hashing threads run (0..19 above the process's own)."""
@@ -40,17 +44,41 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, current + HASHING_NICENESS))
 
 
-def hashing_pool(*, workers: int = 1) -> ThreadPoolExecutor:
-    """The host's cores shared out among its worker processes, each thread at a lower priority.
+class Slots(Protocol):
+    """A semaphore the host's worker processes share (multiprocessing.Semaphore)."""
 
-    Not a pool of cores threads per worker: argon2id at its default cost fills 19 MiB, and with
-    2 workers on 2 cores, 4 hashes in flight thrashed the shared 32 MiB L3 that 2 fit in: 0.73 of
-    the argon2 ceiling against 0.87 with one thread per worker (docs/performance.md)."""
-    return ThreadPoolExecutor(
-        max(1, (os.cpu_count() or 2) // workers),
-        thread_name_prefix="acctkit-hash",
-        initializer=_lower_priority,
-    )
+    def __enter__(self) -> object: ...
+    def __exit__(self, *exc: object) -> object: ...
+
+
+class HashingPool(Executor):
+    """As many low-priority threads as cores; with `slots`, a semaphore of as many permits shared
+    by every worker process of the host, at most that many hashes run at once across them all.
+
+    argon2id at its default cost fills 19 MiB. With 2 workers each hashing on 2 threads, 4 hashes
+    were in flight on a 32 MiB L3 that holds 2: 0.73 of the argon2 ceiling, against 0.87 with 2
+    in flight (docs/performance.md). A pool of cores / workers threads per worker fixed that but
+    serialised a worker's logins whenever the kernel's SO_REUSEPORT hash gave it both of two
+    clients while the other core idled (login p50 30 ms instead of 21). The shared permits keep
+    both: any worker may hash on any free core, and never more hashes than cores."""
+
+    def __init__(self, slots: Slots | None = None) -> None:
+        self._threads = ThreadPoolExecutor(
+            os.cpu_count() or 2, thread_name_prefix="acctkit-hash", initializer=_lower_priority
+        )
+        self._slots = slots
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        if self._slots is None:
+            return self._threads.submit(fn, *args, **kwargs)
+        return self._threads.submit(self._in_slot, fn, args, kwargs)
+
+    def _in_slot(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        with self._slots:  # type: ignore[union-attr]
+            return fn(*args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._threads.shutdown(wait, cancel_futures=cancel_futures)
 
 
 CALLERS_PER_CORE = 4
@@ -60,7 +88,7 @@ while argon2 runs in the low-priority pool."""
 
 def callers_pool(threads: int | None = None) -> ThreadPoolExecutor:
     """The threads that run login, signup and reset calls at normal priority; each waits (GIL
-    released) while its hash runs in `hashing_pool`."""
+    released) while its hash runs in the HashingPool."""
     return ThreadPoolExecutor(
         threads or CALLERS_PER_CORE * (os.cpu_count() or 2), thread_name_prefix="acctkit-login"
     )

@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from typing import Any
 
 from aiohttp import web
 
@@ -40,7 +41,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _run_one(settings: Settings) -> None:
+def _run_one(settings: Settings, hash_slots: Any = None) -> None:
     from server import accesslog, logwriter
     from server.app import create_app
     from server.headers import hide_server_version
@@ -48,7 +49,7 @@ def _run_one(settings: Settings) -> None:
     request_id.install()
     hide_server_version()
     log_handler = logwriter.configure(logging.INFO, LOG_FORMAT)
-    app = create_app(settings)
+    app = create_app(settings, hash_slots=hash_slots)
     # Everything alive now (modules, the app) lives as long as the process: keep it out of the
     # collector's sight, or each full collection walks it all on the event loop thread (a 50 ms
     # stall with a large heap; see docs/performance.md).
@@ -82,7 +83,6 @@ def serve(settings: Settings, workers: int = 1) -> int:
     log.info(
         "acctkit serving on http://%s:%s with %s worker(s)", settings.host, settings.port, workers
     )
-    settings = settings.replace(workers=max(1, workers))
     if workers <= 1:
         _run_one(settings)
         return 0
@@ -93,8 +93,10 @@ def serve(settings: Settings, workers: int = 1) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by prometheus-client itself
         settings = settings.replace(metrics_multiprocess_dir=metrics_dir)
     spawn = multiprocessing.get_context("spawn")
+    hash_slots = spawn.Semaphore(os.cpu_count() or 2)  # never more hashes than cores, host-wide
     children = [
-        spawn.Process(target=_run_one, args=(settings,), daemon=False) for _ in range(workers)
+        spawn.Process(target=_run_one, args=(settings, hash_slots), daemon=False)
+        for _ in range(workers)
     ]
     for child in children:
         child.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 from aiohttp import web
@@ -149,14 +150,12 @@ async def test_core_runs_off_the_event_loop_in_two_pools(aiohttp_client, sqlite_
     assert threading.main_thread().name not in seen.values()
 
 
-async def test_only_argon2_runs_at_low_priority_one_thread_per_core_per_worker(
-    make_client, inbox
-) -> None:
-    """A signup's argon2 runs in the niced hashing pool (cores / workers threads); the service
-    call around it, database work included, runs in a pool at the loop's own priority."""
+async def test_only_argon2_runs_at_low_priority(make_client, inbox) -> None:
+    """A signup's argon2 runs in the niced hashing pool; the service call around it, database
+    work included, runs in a pool at the loop's own priority."""
     from server.hashing import HASHING_NICENESS
 
-    client = await make_client(workers=2)
+    client = await make_client()
     await sign_up(client, inbox)
 
     def niceness(name: str) -> list[int]:
@@ -200,14 +199,33 @@ async def test_openapi_describes_every_route(client) -> None:
                     assert not ref or ref.split("/")[-1] in doc["components"]["schemas"]
 
 
-def test_the_hashing_pool_shares_the_cores_out_among_the_workers() -> None:
-    """4 hashes in flight on 2 cores thrashed the L3 cache that 2 fit in (docs/performance.md)."""
-    from server.hashing import hashing_pool
+def test_hashing_pools_sharing_slots_never_hash_more_at_once_than_the_slots() -> None:
+    """`serve --workers N` gives every worker's pool one semaphore of cores permits: 4 hashes in
+    flight on 2 cores thrashed the L3 cache that 2 fit in (docs/performance.md)."""
+    from server.hashing import HashingPool
 
-    cores = os.cpu_count() or 2
-    for workers, expected in ((1, cores), (2, max(1, cores // 2)), (cores * 4, 1)):
-        barrier_names: set[str] = set()
-        with hashing_pool(workers=workers) as pool:
-            for name in pool.map(lambda _: threading.current_thread().name, range(64)):
-                barrier_names.add(name)
-        assert 1 <= len(barrier_names) <= expected
+    slots = threading.Semaphore(1)
+    lock = threading.Lock()
+    running, most = 0, 0
+
+    def hash_like() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.005)
+        with lock:
+            running -= 1
+
+    pools = [HashingPool(slots), HashingPool(slots)]  # two workers' pools, cores threads each
+    futures = [pools[n % 2].submit(hash_like) for n in range(40)]
+    for future in futures:
+        future.result()
+    for pool in pools:
+        pool.shutdown()
+    assert most == 1
+
+    alone = HashingPool()  # one worker: its own cores threads bound it
+    names = set(alone.map(lambda _: threading.current_thread().name, range(64)))
+    alone.shutdown()
+    assert 1 <= len(names) <= (os.cpu_count() or 2)
