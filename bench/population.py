@@ -84,6 +84,7 @@ def _seed_sqlite(columns: list[str], start: int, stop: int, digest: str) -> None
         cursor.execute(
             "UPDATE sqlite_sequence SET seq = (SELECT MAX(id) FROM \"user\") WHERE name = 'user'"
         )
+    db.database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # the load's WAL, out of the way
 
 
 def _seed_postgres(columns: list[str], start: int, stop: int, digest: str) -> None:
@@ -106,3 +107,6 @@ def _seed_postgres(columns: list[str], start: int, stop: int, digest: str) -> No
             "SELECT setval(pg_get_serial_sequence('\"user\"', 'id'), MAX(id)) FROM \"user\""
         )
     cursor.execute('ANALYZE "user"')
+    # Write the bulk load's WAL out now, or the checkpoint it forces lands in the middle of the
+    # 1,000,000-user latencies (a p99 of 80 ms where the 1,000-user run read 4 ms).
+    cursor.execute("CHECKPOINT")
