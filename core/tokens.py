@@ -70,6 +70,8 @@ def decode(ctx: Context, token: str, typ: TokenType | None = None) -> Claims:
     """Verify signature, algorithm, issuer, audience, type and expiry, or raise TokenInvalid."""
     if not isinstance(token, str) or not token:
         raise errors.TokenInvalid("Token is missing.")
+    if not token.isascii():  # a compact JWS is base64url and dots; a header's stray byte is not
+        raise errors.TokenInvalid("Token is malformed.")
     key = _Verifier(ctx.keys.verifier(token))
     try:
         claims, not_before = _verified(

@@ -270,3 +270,20 @@ async def test_malformed_http_is_400_without_a_traceback_in_the_log(
     assert all(r.exc_info is None for r in caplog.records), caplog.text
     assert "Traceback" not in caplog.text
     assert any("malformed request" in r.getMessage() for r in caplog.records), caplog.text
+
+
+@pytest.mark.parametrize("path", ["/api/me/", "/api/me/sessions/"])
+@pytest.mark.parametrize("token", [b"\xc3\xa9", b"\xe9", b"ey\xff.e30.x"])
+async def test_a_token_that_is_not_ascii_is_401_not_500(client, path: str, token: bytes) -> None:
+    """aiohttp hands header bytes that are not UTF-8 over as lone surrogates, which PyJWT cannot
+    encode: `Authorization: Bearer \xe9` was a 500 on every authenticated route."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(
+        b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Authorization: Bearer " + token + b"\r\n\r\n"
+    )
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    assert response.split(b" ", 2)[1] == b"401", response[:200]
+    assert b"token_invalid" in response
