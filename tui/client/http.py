@@ -148,28 +148,16 @@ class Transport:
                 recorded=recorded,
             )
             raise self.unreachable(short_reason(exc)) from exc
-        body: Any
+        body: Any = None
         if raw and status < 400:
             shown = f"{reply_headers.get('Content-Type', '?')}, {len(content)} bytes"
-            self.record(
-                method,
-                shown_url,
-                path,
-                status,
-                t0,
-                reply_headers.get("X-Request-ID", request_id),
-                request_text,
-                shown,
-                started,
-                seen=seen,
-                recorded=recorded,
-            )
-            return Reply(status, content, reply_headers)
-        text = content.decode("utf-8", errors="replace")
-        try:
-            body = json.loads(text) if text else None
-        except ValueError:
-            body = text
+        else:
+            text = content.decode("utf-8", errors="replace")
+            try:
+                body = json.loads(text) if text else None
+            except ValueError:
+                body = text
+            shown = render_body(body if not isinstance(body, str) else text)
         self.record(
             method,
             shown_url,
@@ -178,11 +166,13 @@ class Transport:
             t0,
             reply_headers.get("X-Request-ID", request_id),
             request_text,
-            render_body(body if not isinstance(body, str) else text),
+            shown,
             started,
             seen=seen,
             recorded=recorded,
         )
+        if raw and status < 400:
+            return Reply(status, content, reply_headers)
         if status >= 400:
             raise ApiProblem.from_response(status, body, reply_headers)
         return Reply(status, body, reply_headers, content)
