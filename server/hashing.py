@@ -2,7 +2,7 @@
 
 Two pools. Service calls that hash (login, signup, reset, password change) run in `callers_pool`
 at normal priority: their reads and writes are ordinary database work. The argon2 computation
-itself is handed (core.passwords.Passwords.run_in) to `hashing_pool`, whose threads lower their
+itself is handed (core.passwords.Passwords.run_in) to a `HashingPool`, whose threads lower their
 own scheduling priority (Linux `setpriority` on the thread id; niceness is per thread there),
 and the caller waits for it with the GIL released.
 
@@ -14,8 +14,9 @@ the cycles left over. Why only argon2: when the whole login ran niced, a niced t
 GIL for a login's database work made the loop wait for a thread the kernel rarely ran (priority
 inversion): /me p99 in a storm went from 16.1 ms to 10.4 ms when only the hash stayed niced.
 
-Why cores/workers threads: see `hashing_pool`. The trade-off between /me's tail and logins kept
-during a storm is measured in docs/performance.md; HASHING_NICENESS is the one knob.
+Why at most cores hashes at once across the worker processes: see `HashingPool`. The trade-off
+between /me's tail and logins kept during a storm is measured in docs/performance.md;
+HASHING_NICENESS is the one knob.
 """
 
 from __future__ import annotations
