@@ -15,14 +15,14 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import peewee
 
 from core import errors, policy, ratelimit, tokens, users
+from core.authentication import authenticate
 from core.context import Context
-from core.db import connection, database, locked, write_transaction
-from core.models import Avatar, Login, RefreshToken, User
+from core.db import connection, locked, write_transaction
+from core.models import Login, RefreshToken, User
 from core.tokens import TokenPair
 
 
@@ -35,13 +35,6 @@ class Client:
 
 
 NO_CLIENT = Client()
-
-
-@dataclass(frozen=True)
-class AuthenticatedUser:
-    id: int
-    token_version: int
-    login_id: str | None = None  # None for access tokens minted before logins existed
 
 
 @dataclass(frozen=True)
@@ -275,64 +268,6 @@ def logout_all(ctx: Context, user_id: int) -> None:
         revoke_all(ctx, user)
 
 
-def authenticate(ctx: Context, access_token: str) -> AuthenticatedUser:
-    """The user an access token stands for, if it is still valid: one indexed read, the user
-    joined to the token's login by primary keys. It writes nothing (`last_used_at` moves on
-    refresh), so authenticated reads stay reads."""
-    claims = tokens.decode(ctx, access_token, "access")
-    user, _ = _authenticated_row(claims, view=False)
-    return user
-
-
-def _authenticated_row(
-    claims: tokens.Claims, *, view: bool
-) -> tuple[AuthenticatedUser, tuple[Any, ...]]:
-    """Run the authenticate read (with the user view's columns if `view`) and check the token
-    against it; returns the user and the view's columns. Never cached: every call reads the row,
-    so a revoked token or login fails on every instance at once."""
-    named = claims.family is not None
-    params = [claims.family, claims.user_id] if named else [claims.user_id]
-    with connection():
-        row = database.execute_sql(_authenticate_sql(named, view), params).fetchone()
-    if row is None or row[1] != claims.token_version:
-        raise errors.TokenInvalid("Token was revoked.")
-    if named and row[3] is not None:
-        raise errors.TokenInvalid("Token was revoked: its login has ended.")
-    # SQLite hands a deleted user's id to the next new user (rowid reuse); a token issued before
-    # this user existed belonged to someone else. (`iat` has whole seconds.)
-    date_joined = User.date_joined.python_value(row[2])
-    if claims.issued_at < date_joined.replace(microsecond=0):
-        raise errors.TokenInvalid("Token was issued to a deleted account.")
-    user = AuthenticatedUser(id=row[0], token_version=row[1], login_id=claims.family)
-    return user, (date_joined, *row[4 if named else 3 :])
-
-
-_AUTHENTICATE_SQL: dict[tuple[type, bool, bool], str] = {}
-_VIEW_COLUMNS = (User.username, User.email, User.first_name, User.last_name, User.email_verified)
-
-
-def _authenticate_sql(named: bool, view: bool = False) -> str:
-    """The read behind every authenticated request, compiled once per backend: building it with
-    Peewee on each call cost more than running it. Parameters: [login id,] user id. With `view`
-    it also reads what GET /api/me/ shows, and whether an avatar exists, in the same statement."""
-    key = (type(database.obj), named, view)
-    sql = _AUTHENTICATE_SQL.get(key)
-    if sql is None:
-        query = User.select(User.id, User.token_version, User.date_joined)
-        if named:
-            query = query.select_extend(Login.revoked_at).join(
-                Login, on=(Login.id == "login") & (Login.user == User.id)
-            )
-        if view:
-            avatar = Avatar.select(Avatar.user).where(Avatar.user == User.id)
-            query = query.select_extend(*_VIEW_COLUMNS, peewee.fn.EXISTS(avatar))
-        sql, params = query.where(User.id == 7).sql()
-        if list(params) != (["login", 7] if named else [7]):
-            raise RuntimeError(f"unexpected parameters in the authenticate query: {params}")
-        _AUTHENTICATE_SQL[key] = sql
-    return sql
-
-
 def verify(ctx: Context, token: str) -> None:
     """SimpleJWT's /verify/: is this token (access or refresh) still good?"""
     claims = tokens.decode(ctx, token)
@@ -404,21 +339,3 @@ def end_login(ctx: Context, user_id: int, login_id: str) -> None:
 def me(ctx: Context, user_id: int) -> users.UserView:
     with connection():
         return users.view(users.get(user_id))
-
-
-def me_by_token(ctx: Context, access_token: str) -> users.UserView:
-    """`authenticate` and `me` in one service call and one statement: GET /api/me/'s hot path,
-    with exactly authenticate's checks."""
-    claims = tokens.decode(ctx, access_token, "access")
-    user, columns = _authenticated_row(claims, view=True)
-    date_joined, username, email, first_name, last_name, verified, has_avatar = columns
-    return users.UserView(
-        id=user.id,
-        username=username,
-        email=email,
-        first_name=first_name,
-        last_name=last_name,
-        avatar_url=users.avatar_url(user.id) if has_avatar else None,
-        date_joined=date_joined,
-        email_verified=User.email_verified.python_value(verified),
-    )

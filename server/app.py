@@ -4,20 +4,22 @@ the thread pools, the outbox sender) is set up and torn down in cleanup contexts
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from core import db, request_id, schema
+from core import authentication, db, request_id, schema
 from core.clock import Clock
 from core.context import Context
 from core.outbox import Transport
 from core.settings import Settings
 from core.smtp import SmtpTransport
 from server import accesslog, cors, hashing, headers, metrics
+from server.batcher import Batcher
 from server.handlers import metrics as metrics_handler
-from server.keys import CONTEXT, DB_POOL, HASH_POOL, METRICS, SENDER, SETTINGS
+from server.keys import CONTEXT, DB_POOL, HASH_POOL, ME_READS, METRICS, SENDER, SETTINGS
 from server.metrics import Metrics
 from server.openapi import document_route
 from server.problems import problem_middleware, request_id_middleware
@@ -56,6 +58,8 @@ def create_app(
 
     async def pools(app: web.Application) -> AsyncIterator[None]:
         app[DB_POOL] = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="acctkit-db")
+        me_by_tokens = functools.partial(authentication.me_by_tokens, app[CONTEXT])
+        app[ME_READS] = Batcher(me_by_tokens, app[DB_POOL], limit=authentication.BATCH_LIMIT)
         app[HASH_POOL] = hashing.callers_pool()
         argon2 = hashing.HashingPool(hash_slots)
         app[CONTEXT].passwords.run_in(argon2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core import errors, sessions
-from core.sessions import AuthenticatedUser
+from core.authentication import AuthenticatedUser
 from server.calls import call
 
 # The route wrapper authenticates before reading the body; the handler's own call is then free.

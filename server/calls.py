@@ -16,8 +16,10 @@ from aiohttp import web
 
 from core import db
 from core.context import Context
+from server.batcher import Batcher
 from server.keys import CONTEXT, DB_POOL, HASH_POOL, SENDER
 
+K = TypeVar("K")
 T = TypeVar("T")
 
 
@@ -32,13 +34,16 @@ async def call(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs:
     return await loop.run_in_executor(request.app[DB_POOL], contextvars.copy_context().run, work)
 
 
-async def read(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
-    """Run a short indexed read: on SQLite right here on the event loop (read-only, cheaper than
-    the executor hop around it: docs/performance.md), on PostgreSQL in the database pool."""
+async def read_batched(
+    request: web.Request, batcher: Batcher[K, T], fn: Callable[[Context, K], T], key: K
+) -> T:
+    """A short indexed read that concurrent requests share: on SQLite `fn` right here on the loop
+    (as `read`), on PostgreSQL through `batcher`, which runs the keys of concurrent requests as
+    one statement in one executor hop (server.batcher)."""
     if db.is_sqlite():
         with db.read_on_event_loop():
-            return fn(context(request), *args)
-    return await call(request, fn, *args)
+            return fn(context(request), key)
+    return await batcher.read(key)
 
 
 async def call_hashing(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from core.context import Context
 from core.settings import Settings
+from core.users import UserView
+from server.batcher import Batcher
 from server.metrics import Metrics
 from server.sender import OutboxSender
 
@@ -17,3 +19,4 @@ DB_POOL = web.AppKey("db_pool", ThreadPoolExecutor)
 HASH_POOL = web.AppKey("hash_pool", ThreadPoolExecutor)
 SENDER = web.AppKey("sender", OutboxSender)
 METRICS = web.AppKey("metrics", Metrics)
+ME_READS = web.AppKey("me_reads", Batcher[str, UserView])

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core import db, schema, sessions
+from core import authentication, db, schema, sessions
 from core.clock import FrozenClock
 from core.context import Context
 from core.models import User
@@ -40,7 +40,7 @@ async def _read_then_write_on_the_loop(ctx: Context) -> None:
     await asyncio.to_thread(make_user, ctx)
     pair = await asyncio.to_thread(sessions.login, ctx, "alice", PASSWORD)
     with db.read_on_event_loop():
-        me = sessions.me_by_token(ctx, pair.access)
+        me = authentication.me_by_token(ctx, pair.access)
     assert me.username == "alice"
 
     with (
@@ -50,7 +50,7 @@ async def _read_then_write_on_the_loop(ctx: Context) -> None:
     ):
         User.update(first_name="Mallory").execute()
     with pytest.raises(db.BlockingCallOnEventLoop, match="executor"):
-        sessions.me_by_token(ctx, pair.access)  # outside it, the loop is refused as before
+        authentication.me_by_token(ctx, pair.access)  # outside it, the loop is refused as before
 
 
 async def test_postgresql_never_reads_on_the_loop(postgres_url: str) -> None:
