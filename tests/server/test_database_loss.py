@@ -27,7 +27,7 @@ def end_backends_of(application: str) -> int:
 
 
 async def test_a_lost_postgresql_connection_answers_503_then_recovers(
-    make_client: Any, postgres_url: str, inbox: Inbox
+    postgres_url: str, make_client: Any, inbox: Inbox
 ) -> None:
     application = f"acctkit-{uuid.uuid4().hex[:12]}"
     client = await make_client(f"{postgres_url}&application_name={application}")

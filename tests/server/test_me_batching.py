@@ -18,7 +18,7 @@ from tests.server.support import bearer, log_in, problem, sign_up
 
 
 async def test_concurrent_requests_each_get_their_own_answer(
-    make_client: Any, database_url: str, inbox: Inbox
+    database_url: str, make_client: Any, inbox: Inbox
 ) -> None:
     client = await make_client(database_url)
     alice, bob = await sign_up(client, inbox, "alice"), await sign_up(client, inbox, "bob")
@@ -40,7 +40,7 @@ async def test_concurrent_requests_each_get_their_own_answer(
 
 
 async def test_a_revocation_is_seen_by_the_next_request_under_load(
-    make_client: Any, database_url: str, inbox: Inbox
+    database_url: str, make_client: Any, inbox: Inbox
 ) -> None:
     client = await make_client(database_url)
     alice = await sign_up(client, inbox)
