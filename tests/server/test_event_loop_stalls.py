@@ -136,9 +136,14 @@ async def mixed_load(base: str, people: list[Account]) -> None:
 
 
 async def test_mixed_load_never_blocks_the_loop(
-    make_client: Any, inbox: Inbox, monitor: StallMonitor, caplog: pytest.LogCaptureFixture
+    database_url: str,
+    make_client: Any,
+    inbox: Inbox,
+    monitor: StallMonitor,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    client = await make_client(argon2_time_cost=3, argon2_memory_kib=65536)
+    """On both backends: SQLite reads /me on the loop, PostgreSQL batches it (server.batcher)."""
+    client = await make_client(database_url, argon2_time_cost=3, argon2_memory_kib=65536)
     people = [await sign_up(client, inbox, name) for name in ("ann", "bob")]
     debug_loop()
     monitor.watched = threading.get_ident()
