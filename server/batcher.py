@@ -58,27 +58,37 @@ class Batcher(Generic[K, V]):
             del self._queue[: self._limit]
             if not batch:
                 continue
-            self._running += 1
             keys = [key for key, _ in batch]
-            # A fresh context: the batch serves many requests, and belongs to none of them.
-            work = loop.run_in_executor(
-                self._pool, contextvars.Context().run, self._read_many, keys
-            )
+            try:
+                # A fresh context: the batch serves many requests, and belongs to none of them.
+                run = contextvars.Context().run
+                work = loop.run_in_executor(self._pool, run, self._read_many, keys)
+            except RuntimeError as exc:  # the pool is shut down: the app is stopping
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            self._running += 1
             work.add_done_callback(lambda done, batch=batch: self._answer(batch, done))
 
     def _answer(self, batch: list[tuple[K, asyncio.Future[V]]], done: asyncio.Future) -> None:
         self._running -= 1
-        failure = done.exception()
-        answers = done.result() if failure is None else [failure] * len(batch)
-        if failure is None and len(answers) != len(batch):
-            failure = RuntimeError(f"{len(answers)} answers for {len(batch)} keys")
-            answers = [failure] * len(batch)
-        for (_, future), answer in zip(batch, answers, strict=True):
-            if future.done():  # its request was cancelled (the client went away)
-                continue
-            if isinstance(answer, Exception):
-                future.set_exception(answer)
-            else:
-                future.set_result(answer)
+        if done.cancelled():  # the pool went away under it (shutdown): so do its requests
+            for _, future in batch:
+                future.cancel()
+        else:
+            failure = done.exception()
+            answers = done.result() if failure is None else [failure] * len(batch)
+            if len(answers) != len(batch):
+                answers = [RuntimeError(f"{len(answers)} answers for {len(batch)} keys")] * len(
+                    batch
+                )
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if future.done():  # its request was cancelled (the client went away)
+                    continue
+                if isinstance(answer, BaseException):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
         if self._queue:
             self._dispatch()

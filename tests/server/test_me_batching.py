@@ -118,3 +118,37 @@ async def test_a_failed_call_fails_its_batch_only(pool: ThreadPoolExecutor) -> N
     assert await later == "Z"
     with pytest.raises(asyncio.CancelledError):
         await cancelled
+
+
+async def test_a_stopping_pool_fails_its_requests_instead_of_hanging_them() -> None:
+    reads = _Reads()
+    reads.gate.clear()
+    pool = ThreadPoolExecutor(1)
+    batcher: Batcher[str, str] = Batcher(reads, pool, limit=16)
+    first = asyncio.create_task(batcher.read("held"))  # the pool's one thread waits at the gate
+    await asyncio.sleep(0.05)
+    queued = [asyncio.create_task(batcher.read(key)) for key in ("a", "b")]
+    await asyncio.sleep(0.01)
+    pool.shutdown(wait=False, cancel_futures=True)
+    reads.gate.set()
+    assert await first == "HELD"
+    outcomes = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), 5)
+    assert all(isinstance(o, RuntimeError) for o in outcomes), outcomes
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(batcher.read("after"), 5)
+
+
+async def test_a_batch_cancelled_in_the_pool_cancels_its_requests() -> None:
+    reads = _Reads()
+    reads.gate.clear()
+    pool = ThreadPoolExecutor(1)
+    batcher: Batcher[str, str] = Batcher(reads, pool, limit=16, in_flight=2)
+    first = asyncio.create_task(batcher.read("held"))  # the pool's one thread waits at the gate
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(batcher.read("a"))  # its batch waits in the pool's queue
+    await asyncio.sleep(0.01)
+    pool.shutdown(wait=False, cancel_futures=True)
+    reads.gate.set()
+    assert await first == "HELD"
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, 5)
