@@ -54,7 +54,8 @@ def me_by_token(ctx: Context, access_token: str) -> users.UserView:
 def me_by_tokens(ctx: Context, access_tokens: Sequence[str]) -> list[users.UserView | Exception]:
     """`me_by_token` for each of many tokens, in one statement: item i of the answer is token
     i's view, or the error `me_by_token` would have raised for it. Each token gets exactly
-    `me_by_token`'s checks against rows read by this call, never earlier."""
+    `me_by_token`'s checks against rows read by this call, never earlier. Whatever one token
+    raises is that token's answer alone (a bug included): it never fails the others' requests."""
     if len(access_tokens) > BATCH_LIMIT:
         raise ValueError(f"at most {BATCH_LIMIT} tokens in one read")
     answers: list[users.UserView | Exception] = []
@@ -62,7 +63,7 @@ def me_by_tokens(ctx: Context, access_tokens: Sequence[str]) -> list[users.UserV
     for i, token in enumerate(access_tokens):
         try:
             claims = tokens.decode(ctx, token, "access")
-        except errors.AccountError as exc:
+        except Exception as exc:  # this token's answer alone; the others go on
             answers.append(exc)
             continue
         answers.append(_Pending(claims))
@@ -84,7 +85,7 @@ def me_by_tokens(ctx: Context, access_tokens: Sequence[str]) -> list[users.UserV
             row = (*row[:3], *row[5:])
         try:
             answers[i] = _user_view(*_checked(pending.claims, row, view=True))
-        except errors.AccountError as exc:
+        except Exception as exc:  # as above
             answers[i] = exc
     return answers
 

@@ -4,10 +4,13 @@ read judges it, on both backends."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from core import accounts, authentication, errors, profile, sessions, tokens
+from core import accounts, authentication, db, errors, profile, sessions, tokens
 from core.clock import FrozenClock
 from core.context import Context
+from core.models import User
 from core.users import UserView
 
 PASSWORD = "rabbit-hole-2026"
@@ -90,3 +93,37 @@ def test_a_batch_has_a_limit(ctx: Context) -> None:
     assert all(isinstance(a, UserView) for a in full)
     with pytest.raises(ValueError):
         authentication.me_by_tokens(ctx, [access] * (authentication.BATCH_LIMIT + 1))
+
+
+_TOKENISH = st.one_of(
+    st.text(max_size=30),
+    st.from_regex(
+        r"[A-Za-z0-9_\-]{0,24}\.[A-Za-z0-9_\-]{0,48}\.[A-Za-z0-9_\-]{0,24}", fullmatch=True
+    ),
+    st.builds(
+        lambda header, body: f"{header}.{body}.",
+        st.sampled_from(["eyJhbGciOiJub25lIn0", "eyJhbGciOiJIUzI1NiIsImtpZCI6IngifQ", "e30"]),
+        st.sampled_from(["e30", "eyJzdWIiOiIxIn0", "bnVsbA", "W10"]),
+    ),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(junk=st.lists(_TOKENISH, max_size=6), position=st.integers(0, 6))
+def test_junk_beside_a_good_token_changes_nothing(
+    ctx: Context, junk: list[str], position: int
+) -> None:
+    """Whatever a client sends as a token, its answer is the single read's, and a good token in
+    the same batch still gets its view."""
+    with db.connection():
+        known = User.select().where(User.username == "alice").exists()
+    if not known:
+        _user(ctx, "alice")
+    good = sessions.login(ctx, "alice", PASSWORD).access
+    batch = [*junk]
+    batch.insert(min(position, len(batch)), good)
+    answers = _batched(ctx, batch)
+    assert answers == [_single(ctx, token) for token in batch]
+    assert any(isinstance(a, UserView) for a in answers)
