@@ -11,13 +11,11 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from contract import mailpit
-from devmail import __version__, shapes
+from devmail import __version__
 from devmail.compose import ComposeError, compose
 from devmail.events import SubscriberLagged, Subscription
 from devmail.problems import Problem, json_response, read_body
 from devmail.server import DEVMAIL_KEY
-
-_ENCODER = msgspec.json.Encoder()
 
 
 async def info(request: web.Request) -> web.Response:
@@ -81,8 +79,8 @@ async def events(request: web.Request) -> web.WebSocketResponse:
 async def _pump_events(ws: web.WebSocketResponse, subscription: Subscription) -> None:
     try:
         while batch := await subscription.next_batch():
-            for event in batch:
-                await ws.send_str(_ENCODER.encode(shapes.event(event)).decode())
+            for frame in batch:
+                await ws.send_str(frame)
     except SubscriberLagged:
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"subscriber fell behind")
         return

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
-from devmail import admin, handlers
+from devmail import admin, handlers, shapes
 from devmail.chaos import Chaos
 from devmail.config import Config
 from devmail.problems import problems
@@ -34,7 +34,11 @@ def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[problems], client_max_size=MAX_BODY_BYTES)
     app[DEVMAIL_KEY] = DevmailServer(
         config=config,
-        store=Store(max_messages=config.max_messages, db_path=config.db_path),
+        store=Store(
+            max_messages=config.max_messages,
+            db_path=config.db_path,
+            event_frame=shapes.event_frame,
+        ),
         chaos=Chaos(config.chaos),
     )
     app.cleanup_ctx.append(_run_smtp_and_store)

@@ -4,6 +4,12 @@ One log is shared by all subscribers; each remembers its position, and events ev
 subscriber has taken are forgotten. A subscriber that falls EVENT_BACKLOG events behind is
 told so (SubscriberLagged) instead of silently skipping events. With no subscriber nothing is
 kept at all, so ingest without a websocket costs no memory here.
+
+The log keeps each event as its websocket frame, encoded once for every subscriber, never as
+the event itself: an event's summary holds its whole parsed message, so a log of events would
+keep up to EVENT_BACKLOG messages alive for a subscriber that stopped reading, long after
+retention evicted them (with `--max 1000`, a paused browser tab could have pinned 200,000).
+A frame is a few hundred bytes; the backlog of a stalled subscriber stays within a few MB.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Literal
 
 from devmail.message import Summary
 
-EVENT_BACKLOG = 200_000
+EVENT_BACKLOG = 10_000
 
 EventType = Literal["new", "delete", "update"]
 
@@ -33,10 +39,16 @@ class SubscriberLagged(Exception):
 
 
 class EventLog:
-    def __init__(self, changed: asyncio.Condition, closed: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        changed: asyncio.Condition,
+        closed: Callable[[], bool],
+        frame: Callable[[Event], str],
+    ) -> None:
         self._changed = changed
         self._closed = closed
-        self._log: deque[Event] = deque()
+        self._frame = frame
+        self._log: deque[str] = deque()
         self._end = 0
         self._subscribers: dict[object, int] = {}
 
@@ -47,7 +59,7 @@ class EventLog:
     def append(self, events: list[Event]) -> None:
         if not self._subscribers:
             return
-        self._log.extend(events)
+        self._log.extend(self._frame(event) for event in events)
         self._end += len(events)
         while len(self._log) > EVENT_BACKLOG:
             self._log.popleft()
@@ -59,7 +71,7 @@ class EventLog:
     def _join(self, token: object) -> None:
         self._subscribers[token] = self._end
 
-    async def _next_batch(self, token: object) -> list[Event]:
+    async def _next_batch(self, token: object) -> list[str]:
         async with self._changed:
             await self._changed.wait_for(
                 lambda: self._closed() or self._end > self._subscribers[token]
@@ -98,8 +110,9 @@ class Subscription:
         self._token = object()
         log._join(self._token)
 
-    async def next_batch(self) -> list[Event]:
-        """The events since the last call, waiting for at least one; [] once the store closes."""
+    async def next_batch(self) -> list[str]:
+        """The frames of the events since the last call, waiting for at least one; [] once the
+        store closes."""
         return await self._log._next_batch(self._token)
 
     def close(self) -> None:

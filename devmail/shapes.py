@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
+
 from contract import mailpit
 from devmail.events import Event
 from devmail.message import Summary
@@ -118,3 +120,11 @@ def message(found: Summary) -> mailpit.Message:
 
 def event(found: Event) -> mailpit.Event:
     return mailpit.Event(Type=found.type, Data=summary(found.summary))
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def event_frame(found: Event) -> str:
+    """The websocket text frame of an event, as every subscriber receives it."""
+    return _ENCODER.encode(event(found)).decode()

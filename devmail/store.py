@@ -44,6 +44,7 @@ class Store:
         db_path: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         make_id: Callable[[], str] = new_id,
+        event_frame: Callable[[Event], str],
     ) -> None:
         self.max_messages = max_messages
         self.db_path = db_path
@@ -55,7 +56,7 @@ class Store:
         self._write_lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._closed = False
-        self._events = EventLog(self._changed, lambda: self._closed)
+        self._events = EventLog(self._changed, lambda: self._closed, event_frame)
         self._waiting = 0
         self._db: Database | None = None
         self._executor: ThreadPoolExecutor | None = None

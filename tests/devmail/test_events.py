@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
+import pytest
 from aiohttp import ClientWebSocketResponse
+
+from devmail import events
+from devmail.message import Envelope, Stored
 
 from .conftest import Devmail, MakeDevmail, code_mail, plain_mail
 
@@ -139,3 +144,28 @@ async def test_disconnected_subscribers_are_cleaned_up(devmail: Devmail) -> None
     await devmail.server.wait_websockets(0)
     assert devmail.server.store.subscriber_count == 0
     assert (await devmail.json("/api/v1/info"))["Subscribers"] == 0
+
+
+async def test_a_stalled_subscriber_pins_frames_not_messages(
+    make_devmail: MakeDevmail, monkeypatch: Any
+) -> None:
+    """A websocket reader that stops reading (a paused tab) keeps at most EVENT_BACKLOG frames
+    alive, never the evicted messages those events were about; when it reads again it is told
+    it fell behind."""
+    monkeypatch.setattr(events, "EVENT_BACKLOG", 2_000)
+    devmail = await make_devmail(max_messages=100)
+    store = devmail.server.store
+    stalled = store.subscribe()
+    envelope = Envelope("sender@example.com", ("bob@example.com",))
+    for n in range(2_500):
+        raw = plain_mail(subject=f"stalled-{n}", body=f"{n} " + "lorem ipsum " * 100).as_bytes()
+        await store.add(raw, envelope)
+    gc.collect()
+    alive = sum(
+        isinstance(o, Stored) and o.parsed.subject.startswith("stalled-") for o in gc.get_objects()
+    )
+    # Events holding their summaries would keep the last 2,000 messages alive, not 100.
+    assert alive <= 110, f"{alive} messages alive with --max 100"
+    with pytest.raises(events.SubscriberLagged):
+        await stalled.next_batch()
+    stalled.close()
