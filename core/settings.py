@@ -154,6 +154,8 @@ class Settings:
             metrics_allow=_networks(env, "ACCTKIT_METRICS_ALLOW", d.metrics_allow),
             jwt_algorithm=_algorithm(env.get("ACCTKIT_JWT_ALG") or d.jwt_algorithm),
             jwt_private_keys=_list(env, "ACCTKIT_JWT_PRIVATE_KEYS"),
+            jwt_issuer=(env.get("ACCTKIT_JWT_ISSUER") or "").strip() or d.jwt_issuer,
+            jwt_audience=(env.get("ACCTKIT_JWT_AUDIENCE") or "").strip() or d.jwt_audience,
             cors_origins=tuple(_origin(o) for o in _list(env, "ACCTKIT_CORS_ORIGINS")),
             host=env.get("ACCTKIT_HOST") or d.host,
             port=_int(env, "ACCTKIT_PORT", d.port),

@@ -27,8 +27,13 @@ def test_environment_overrides() -> None:
             "ACCTKIT_RATELIMIT": "off",
             "ACCTKIT_TRUSTED_PROXIES": "10.0.0.1, 10.0.0.0/8",
             "ACCTKIT_PUBLIC_URL": "https://acct.example.com/",
+            "ACCTKIT_JWT_ISSUER": "https://acct.example.com",
+            "ACCTKIT_JWT_AUDIENCE": "shop",
         }
     )
+    assert (s.jwt_issuer, s.jwt_audience) == ("https://acct.example.com", "shop")
+    blank = Settings.from_env({"ACCTKIT_JWT_ISSUER": " ", "ACCTKIT_JWT_AUDIENCE": ""})
+    assert (blank.jwt_issuer, blank.jwt_audience) == ("acctkit", "acctkit")
     assert s.database_url == "postgresql://u@h:5432/d" and s.access_ttl == 60
     assert s.ratelimit is False and s.trusted_proxies == ("10.0.0.1", "10.0.0.0/8")
     assert s.public_url == "https://acct.example.com"

@@ -109,3 +109,22 @@ def test_a_remembered_signature_never_outlives_expiry_or_revocation(
     clock.advance(ctx.settings.access_ttl)
     with pytest.raises(errors.TokenInvalid, match="expired"):
         sessions.authenticate(ctx, fresh)  # expired: the clock says so on every request
+
+
+def test_issuer_and_audience_come_from_the_settings(ctx: Context, access: str, clock) -> None:
+    """A deployment names its own `iss` and `aud` (ACCTKIT_JWT_ISSUER, ACCTKIT_JWT_AUDIENCE):
+    its tokens carry them, and a token of another issuer or audience is refused, even one
+    verified (and remembered) a moment before under the old names."""
+    assert sessions.authenticate(ctx, access).id  # verified and remembered as acctkit's
+    shop = Context.create(
+        ctx.settings.replace(jwt_issuer="https://acct.example.com", jwt_audience="shop"),
+        clock=clock,
+    )
+    with pytest.raises(errors.TokenInvalid):
+        sessions.authenticate(shop, access)
+    own = sessions.login(shop, "alice", PASSWORD).access
+    claims = jwt.decode(own, options={"verify_signature": False})
+    assert (claims["iss"], claims["aud"]) == ("https://acct.example.com", "shop")
+    assert sessions.authenticate(shop, own).id
+    with pytest.raises(errors.TokenInvalid):
+        sessions.authenticate(ctx, own)
