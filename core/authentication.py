@@ -58,41 +58,29 @@ def me_by_tokens(ctx: Context, access_tokens: Sequence[str]) -> list[users.UserV
     raises is that token's answer alone (a bug included): it never fails the others' requests."""
     if len(access_tokens) > BATCH_LIMIT:
         raise ValueError(f"at most {BATCH_LIMIT} tokens in one read")
-    answers: list[users.UserView | Exception] = []
-    keys: list[tuple[int, int, str | None]] = []
+    answers: dict[int, users.UserView | Exception] = {}
+    pending: dict[int, tokens.Claims] = {}
     for i, token in enumerate(access_tokens):
         try:
-            claims = tokens.decode(ctx, token, "access")
+            pending[i] = tokens.decode(ctx, token, "access")
         except Exception as exc:  # this token's answer alone; the others go on
-            answers.append(exc)
-            continue
-        answers.append(_Pending(claims))
-        keys.append((i, claims.user_id, claims.family))
-    if not keys:
-        return answers
-    with connection():
-        params = [value for key in keys for value in key]
-        rows = database.execute_sql(_batch_sql(len(keys)), params).fetchall()
-    by_index = {row[0]: row[1:] for row in rows}
-    for i, _, _ in keys:
-        pending = answers[i]
-        assert isinstance(pending, _Pending)
-        row = by_index.get(i)
-        named = pending.claims.family is not None
-        if row is not None and named:  # the login column stands in the single read's place
-            row = None if row[3] is None else (*row[:3], *row[4:])
-        elif row is not None:
-            row = (*row[:3], *row[5:])
-        try:
-            answers[i] = _user_view(*_checked(pending.claims, row, view=True))
-        except Exception as exc:  # as above
             answers[i] = exc
-    return answers
-
-
-@dataclass(frozen=True)
-class _Pending:
-    claims: tokens.Claims
+    if pending:
+        params = [v for i, claims in pending.items() for v in (i, claims.user_id, claims.family)]
+        with connection():
+            rows = database.execute_sql(_batch_sql(len(pending)), params).fetchall()
+        by_index = {row[0]: row[1:] for row in rows}
+        for i, claims in pending.items():
+            row = by_index.get(i)
+            if row is not None and claims.family is not None:  # as the single read's row:
+                row = None if row[3] is None else (*row[:3], *row[4:])  # no login, no row
+            elif row is not None:
+                row = (*row[:3], *row[5:])
+            try:
+                answers[i] = _user_view(*_checked(claims, row, view=True))
+            except Exception as exc:  # as above
+                answers[i] = exc
+    return [answers[i] for i in range(len(access_tokens))]
 
 
 def _authenticated_row(
