@@ -11,6 +11,7 @@ like for like.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 
 import jwt
@@ -61,6 +62,14 @@ def main() -> None:
     ]
     for proc in procs:
         proc.start()
+
+    def stop(signum: int, frame: object) -> None:
+        # The bench stops this process with SIGTERM, which skips multiprocessing's exit hook
+        # for daemon children: without this, every run left two workers listening.
+        for proc in procs:
+            proc.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
     for proc in procs:
         proc.join()
 
