@@ -184,13 +184,35 @@ def latencies(url: str, population: int, seconds: float) -> dict[str, dict]:
         "login_username": login_load(url, population, clients=2, seconds=seconds),
         "login_email": login_load(url, population, by="email", clients=2, seconds=seconds),
         "signup": signup_load(url, clients=2, seconds=seconds),
-        "me": me_load(url, tokens, clients=4, seconds=seconds),
+        # thousands of /me samples in a second or two, against a few hundred logins in more
+        "me": me_load(url, tokens, clients=4, seconds=max(1.0, seconds - 1)),
     }
     return {name: load.run(spec).as_dict() for name, spec in out.items()}
 
 
-def measure(database_url: str, *, seconds: float = 5, big: int = 1_000_000) -> dict:
-    """Every accounts figure on one backend (the caller picks SQLite or PostgreSQL)."""
+LATENCY_ROUNDS = 3
+"""How many times each population's latencies are measured, the two populations in turn."""
+
+
+def _best(runs: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per request kind, the lowest p50 and p99 of the runs: as with the argon2 ceiling, a
+    neighbour's burst can only make a run slower, and a p99 over a few hundred light-load
+    requests is the third-worst of them, which one burst sets."""
+    return {
+        kind: {
+            "p50_ms": min(run[kind]["p50_ms"] for run in runs),
+            "p99_ms": min(run[kind]["p99_ms"] for run in runs),
+            "requests": sum(run[kind]["requests"] for run in runs),
+            "unexpected": sum(run[kind]["unexpected"] for run in runs),
+            "runs": [run[kind] for run in runs],
+        }
+        for kind in runs[0]
+    }
+
+
+def measure(database_url: str, small_url: str, *, seconds: float = 5, big: int = 1_000_000) -> dict:
+    """Every accounts figure on one backend (the caller picks SQLite or PostgreSQL).
+    `database_url` grows to `big` users; `small_url` keeps 1,000 for the latencies beside it."""
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -213,7 +235,6 @@ def measure(database_url: str, *, seconds: float = 5, big: int = 1_000_000) -> d
                 )
                 results["storm"] = {"me_24": me.as_dict(), "logins_8": logins.as_dict()}
                 results["signup_path"] = signup_path(url, mail_url)
-                results["at_1k"] = latencies(url, 1000, seconds)
             with service(workdir, database_url, smtp_url, ratelimit=True) as url:
                 tokens = tokens_for(url, 1000)
                 results["ratelimit_on"] = {
@@ -224,6 +245,18 @@ def measure(database_url: str, *, seconds: float = 5, big: int = 1_000_000) -> d
                 }
             results["seed_big_s"] = seed(database_url, big)
             results["population_big"] = big
-            with service(workdir, database_url, smtp_url, ratelimit=False) as url:
-                results["at_big"] = latencies(url, big, seconds)
+            seed(small_url, 1000)
+            # Both populations served at once and measured in turn, so a slow minute of the
+            # machine falls on both rather than on one.
+            each = max(1.0, seconds - 2)
+            with (
+                service(workdir, small_url, smtp_url, ratelimit=False) as small,
+                service(workdir, database_url, smtp_url, ratelimit=False) as large,
+            ):
+                rounds = [
+                    (latencies(small, 1000, each), latencies(large, big, each))
+                    for _ in range(LATENCY_ROUNDS)
+                ]
+            results["at_1k"] = _best([small_run for small_run, _ in rounds])
+            results["at_big"] = _best([large_run for _, large_run in rounds])
     return results

@@ -195,13 +195,17 @@ def main() -> int:
         print("note: wrk is not installed (apt-get install wrk); the Python load generator "
               "shares the CPU with the server and understates every req/s figure.")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        backends = {"sqlite": contextlib.nullcontext(f"sqlite:///{tmp}/bench.db")}
+        backends = {
+            "sqlite": lambda name: contextlib.nullcontext(f"sqlite:///{tmp}/{name}.db"),
+        }
         if not args.skip_postgres:
-            backends["postgres"] = postgres_schema()
-        for backend, url_cm in backends.items():
+            backends["postgres"] = lambda name: postgres_schema()
+        for backend, database in backends.items():
             try:
-                with url_cm as url:
-                    res["accounts"][backend] = accounts.measure(url, seconds=seconds, big=big)
+                with database("bench") as url, database("bench-1k") as small_url:
+                    res["accounts"][backend] = accounts.measure(
+                        url, small_url, seconds=seconds, big=big
+                    )
             except Exception as exc:  # a failed backend is reported in the table, not hidden
                 res["accounts"][backend] = {"error": f"{type(exc).__name__}: {exc}"}
     res["bare_me_32"] = bare_app(bare_tokens(), seconds)
