@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from core import authentication, db, request_id, schema
+from core.checkpoint import Checkpointer
 from core.clock import Clock
 from core.context import Context
 from core.outbox import Transport
@@ -73,7 +74,10 @@ def create_app(
         db.open_database(settings.database_url, max_connections=DB_THREADS * 4)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(app[DB_POOL], schema.migrate, app[CONTEXT].clock)
+        checkpointer = Checkpointer()  # SQLite's log, moved into the file off the request path
+        checkpointer.start()
         yield
+        await loop.run_in_executor(app[DB_POOL], checkpointer.stop)
         await loop.run_in_executor(app[DB_POOL], db.close_database)
 
     async def sender(app: web.Application) -> AsyncIterator[None]:
