@@ -124,7 +124,7 @@ async def test_delete_needs_the_password_and_auth(client, inbox: Inbox) -> None:
     assert me.status == 200
 
 
-async def test_delete_on_postgresql(make_client, postgres_url: str, inbox: Inbox, clock) -> None:
+async def test_delete_on_postgresql(postgres_url: str, make_client, inbox: Inbox, clock) -> None:
     client = await make_client(postgres_url)
     alice = await _full_account(client, inbox, clock)
     changes = await asyncio.to_thread(_email_change_ids, alice.id)

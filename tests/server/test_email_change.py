@@ -138,7 +138,7 @@ async def test_address_taken_meanwhile_is_409_at_verify(client, inbox: Inbox) ->
     assert me["email"] == alice.email
 
 
-async def test_email_change_on_postgresql(make_client, postgres_url: str, inbox: Inbox) -> None:
+async def test_email_change_on_postgresql(postgres_url: str, make_client, inbox: Inbox) -> None:
     client = await make_client(postgres_url)
     alice = await sign_up(client, inbox)
     assert (await ask(client, alice)).status == 202

@@ -92,7 +92,7 @@ async def test_racing_renames_to_one_username_make_one_winner(client, inbox: Inb
     await _race(client, inbox)
 
 
-async def test_racing_renames_on_postgresql(make_client, postgres_url: str, inbox: Inbox) -> None:
+async def test_racing_renames_on_postgresql(postgres_url: str, make_client, inbox: Inbox) -> None:
     await _race(await make_client(postgres_url), inbox)
 
 
