@@ -1,8 +1,9 @@
 """The one way a handler reaches core: sync service functions run in a thread pool, never on the
-event loop. Functions that hash passwords run in their own pool, sized to the cores, so a storm of
-logins saturates the CPU without making cheap reads like /api/me wait behind it. Each call runs in
-a copy of the caller's context (run_in_executor does not copy it), so the request id follows the
-work into the pool threads: their log lines and the mail they enqueue carry it."""
+event loop, but for the one measured exception, GET /api/me/'s indexed read on SQLite
+(`read_batched`). Functions that hash passwords run in their own pool, sized to the cores, so a
+storm of logins saturates the CPU without making cheap reads like /api/me wait behind it. Each
+call runs in a copy of the caller's context (run_in_executor does not copy it), so the request
+id follows the work into the pool threads: their log lines and the mail they enqueue carry it."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ async def call(request: web.Request, fn: Callable[..., T], *args: Any, **kwargs:
 async def read_batched(
     request: web.Request, batcher: Batcher[K, T], fn: Callable[[Context, K], T], key: K
 ) -> T:
-    """A short indexed read that concurrent requests share: on SQLite `fn` right here on the loop
-    (as `read`), on PostgreSQL through `batcher`, which runs the keys of concurrent requests as
-    one statement in one executor hop (server.batcher)."""
+    """A short indexed read that concurrent requests share. On SQLite `fn` runs right here on the
+    loop, read-only (core.db.read_on_event_loop: cheaper than the executor hop around it,
+    docs/performance.md); on PostgreSQL `batcher` runs the keys of concurrent requests as one
+    statement in one executor hop (server.batcher)."""
     if db.is_sqlite():
         with db.read_on_event_loop():
             return fn(context(request), key)
