@@ -99,6 +99,14 @@ class _CountingSMTP(PipelinedSMTP):
         self._stats = stats
         self._chaos = chaos
 
+    def eof_received(self) -> bool:
+        # aiosmtpd cancels the session on EOF and keeps the socket half open for it to close.
+        # A client that hangs up before its session task first runs (a port probe, under
+        # uvloop) leaves nothing to close it: the socket stayed open until the 5-minute
+        # timeout. Nothing more can be read, so close it now.
+        super().eof_received()
+        return False
+
     async def _faulted(self, stage: ChaosStage) -> bool:
         verdict = await self._chaos.at(stage)
         if verdict.action == "pass":

@@ -3,6 +3,7 @@ builders shaped like what acctkit sends. Nothing of devmail is mocked."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -55,6 +56,17 @@ class Devmail:
 
 
 MakeDevmail = Callable[..., Awaitable[Devmail]]
+
+
+async def eventually(check: Callable[[], object], timeout: float = 10.0) -> bool:
+    """True as soon as `check()` is, False if it is not within `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 @pytest.fixture

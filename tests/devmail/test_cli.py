@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import smtplib
@@ -15,7 +16,7 @@ import pytest
 
 from devmail.__main__ import build_parser, main
 
-from .conftest import plain_mail
+from .conftest import eventually, plain_mail
 
 READY = re.compile(rb"SMTP on 127\.0\.0\.1:(\d+), HTTP on http://127\.0\.0\.1:(\d+)")
 
@@ -76,3 +77,39 @@ def test_port_in_use_exits_1(flag: str, capsys: pytest.CaptureFixture[str]) -> N
         other = "--http-port" if flag == "--smtp-port" else "--smtp-port"
         assert main([flag, port, other, "0"]) == 1
     assert "devmail:" in capsys.readouterr().err
+
+
+async def _started(*flags: str) -> tuple[asyncio.subprocess.Process, int]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devmail", "--smtp-port", "0", "--http-port", "0", *flags,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    ready = READY.search(await asyncio.wait_for(process.stdout.readline(), 30))
+    assert ready
+    return process, int(ready.group(1))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="reads /proc")
+async def test_a_client_that_hangs_up_at_once_leaves_no_socket_open() -> None:
+    # A port probe (connect, close) used to leave its socket open for the 5-minute SMTP
+    # timeout under uvloop: aiosmtpd cancelled a session task that had not started yet.
+    process, smtp_port = await _started()
+    fds = Path(f"/proc/{process.pid}/fd")
+
+    def open_descriptors() -> int:
+        return len(os.listdir(fds))
+
+    try:
+        await asyncio.to_thread(_send, smtp_port)
+        before = open_descriptors()
+        for _ in range(20):
+            _, writer = await asyncio.open_connection("127.0.0.1", smtp_port)
+            writer.close()
+            await writer.wait_closed()
+        assert await eventually(lambda: open_descriptors() <= before, 5.0), (
+            f"{open_descriptors()} descriptors open, {before} before 20 probes"
+        )
+    finally:
+        process.terminate()
+        await process.wait()
