@@ -3,6 +3,7 @@ and devmail's memory while a long stream of mail passes through a small retentio
 
     python bench/devmail_ingest.py [--json] [--quick] [--single N] [--concurrent N]
                                    [--connections C] [--rss-messages N] [--rss-max M]
+                                   [--parsers N]
 
 Each server runs as its own process on loopback ports; one minimal SMTP client process sends
 pre-rendered acctkit-style code mails (so rendering is not measured), first N over one
@@ -250,12 +251,28 @@ async def running(name: str, argv: list[str], port: int) -> AsyncIterator[int]:
                 await process.wait()
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its live descendants: devmail's parser processes count as devmail."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(child) for child in task.read_text().split()]
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (0 where /proc is missing)."""
+    """User plus system CPU time of a process and its children so far (0 without /proc)."""
     if not HAS_PROC:
         return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(name: str, port: int, pid: int, args: argparse.Namespace) -> Result:
@@ -275,6 +292,8 @@ async def bench_devmail(args: argparse.Namespace) -> Result:
     smtp_port, http_port = free_port(), free_port()
     argv = [sys.executable, "-m", "devmail", "--host", HOST, "--smtp-port", str(smtp_port)]
     argv += ["--http-port", str(http_port), "--max", "0"]
+    if args.parsers is not None:
+        argv += ["--parsers", str(args.parsers)]
     async with running("devmail", argv, smtp_port) as pid:
         result = await measure("devmail", smtp_port, pid, args)
         info = http_json(f"http://{HOST}:{http_port}/api/v1/info")
@@ -285,8 +304,11 @@ async def bench_devmail(args: argparse.Namespace) -> Result:
 
 
 def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    kib = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    """Resident set of a process and its children, in MB."""
+    kib = 0
+    for member in process_tree(pid):
+        status = Path(f"/proc/{member}/status").read_text()
+        kib += int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
     return kib / 1024
 
 
@@ -295,6 +317,8 @@ async def bench_memory(args: argparse.Namespace) -> Memory | None:
     smtp_port, http_port = free_port(), free_port()
     argv = [sys.executable, "-m", "devmail", "--host", HOST, "--smtp-port", str(smtp_port)]
     argv += ["--http-port", str(http_port), "--max", str(args.rss_max)]
+    if args.parsers is not None:
+        argv += ["--parsers", str(args.parsers)]
     samples: list[tuple[int, float]] = []
     async with running("devmail-rss", argv, smtp_port) as pid:
         sent = 0
@@ -467,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         "--rss-messages", type=int, default=60_000, help="messages for the memory run, 0: none"
     )
     parser.add_argument("--rss-max", type=int, default=1000, help="devmail's --max for it")
+    parser.add_argument(
+        "--parsers", type=int, help="devmail's --parsers (default: its own, one per core but one)"
+    )
     parser.add_argument(
         "--json", action="store_true", help="human text to stderr, one JSON line last on stdout"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -38,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--auth", action="store_true", help="offer SMTP AUTH (PLAIN, LOGIN); any login succeeds"
+    )
+    parser.add_argument(
+        "--parsers",
+        type=int,
+        default=max(1, (os.cpu_count() or 1) - 1),
+        metavar="N",
+        help="processes that parse mail while several connections deliver, 0 for none"
+        " (default: one per core but the loop's, %(default)s)",
     )
     chaos = parser.add_argument_group(
         "faults on demand",
@@ -85,6 +94,7 @@ def config_from(args: argparse.Namespace) -> Config:
         max_message_bytes=args.max_message_bytes,
         auth=args.auth,
         chaos=triggers,
+        parsers=args.parsers,
     )
 
 

@@ -16,6 +16,7 @@ from aiohttp import WSCloseCode, web
 from devmail import admin, handlers, shapes
 from devmail.chaos import Chaos
 from devmail.config import Config
+from devmail.parsers import ParserPool
 from devmail.problems import problems
 from devmail.server import DEVMAIL_KEY, DevmailServer
 from devmail.smtp import start_smtp
@@ -38,6 +39,7 @@ def create_app(config: Config) -> web.Application:
             max_messages=config.max_messages,
             db_path=config.db_path,
             event_frame=shapes.event_frame,
+            parsers=ParserPool(config.parsers) if config.parsers else None,
         ),
         chaos=Chaos(config.chaos),
     )

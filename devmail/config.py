@@ -26,6 +26,8 @@ class Config:
     hostname: str = "devmail.localhost"
     # Faults on demand from the start (the --chaos-* flags); None: none until PUT /api/v1/chaos.
     chaos: ChaosTriggers | None = None
+    # Worker processes that parse while several connections deliver; 0: the loop parses.
+    parsers: int = 0
 
     def __post_init__(self) -> None:
         if self.max_messages < 0:

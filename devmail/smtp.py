@@ -41,6 +41,7 @@ class SmtpStats:
     accepted: int = 0
     accepted_bytes: int = 0
     rejected: int = 0
+    connected: int = 0  # SMTP connections open now
 
 
 class CatchAllHandler:
@@ -77,7 +78,9 @@ class CatchAllHandler:
         raw = envelope.original_content or b""
         received = StoredEnvelope(envelope.mail_from or "", tuple(envelope.rcpt_tos))
         try:
-            summary = await self._store.add(raw, received)
+            # One connection waits for each reply, so its mail is parsed in place; with
+            # several, parsing goes to the parser processes while the loop serves the rest.
+            summary = await self._store.add(raw, received, crowded=self._stats.connected > 1)
         except Exception:
             log.exception("could not store a message from %s", received.mail_from)
             self._stats.rejected += 1
@@ -99,6 +102,10 @@ class _CountingSMTP(PipelinedSMTP):
         self._stats = stats
         self._chaos = chaos
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._stats.connected += 1
+
     def eof_received(self) -> bool:
         # aiosmtpd cancels the session on EOF and keeps the socket half open for it to close.
         # A client that hangs up before its session task first runs (a port probe, under
@@ -106,6 +113,10 @@ class _CountingSMTP(PipelinedSMTP):
         # timeout. Nothing more can be read, so close it now.
         super().eof_received()
         return False
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._stats.connected -= 1
+        super().connection_lost(error)
 
     async def _faulted(self, stage: ChaosStage) -> bool:
         verdict = await self._chaos.at(stage)

@@ -20,7 +20,8 @@ from devmail.database import Database
 from devmail.events import Event, EventLog, Subscription
 from devmail.index import GroupKey, Index
 from devmail.message import Envelope, Stored, Summary, new_id, utc_now
-from devmail.parse import parse
+from devmail.parse import ParsedMessage, parse
+from devmail.parsers import ParserPool
 from devmail.search import Query
 
 _T = TypeVar("_T")
@@ -45,7 +46,9 @@ class Store:
         clock: Callable[[], datetime] = utc_now,
         make_id: Callable[[], str] = new_id,
         event_frame: Callable[[Event], str],
+        parsers: ParserPool | None = None,
     ) -> None:
+        self._parsers = parsers
         self.max_messages = max_messages
         self.db_path = db_path
         self.counters = Counters()
@@ -64,6 +67,8 @@ class Store:
     # --- life cycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
+        if self._parsers is not None:
+            await self._parsers.start()
         if self.db_path is None:
             return
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devmail-db")
@@ -86,6 +91,8 @@ class Store:
 
     async def close(self) -> None:
         await self.release()
+        if self._parsers is not None:
+            await self._parsers.close()
         if self._db is not None:
             await self._in_db(self._db.close)
         if self._executor is not None:
@@ -193,16 +200,25 @@ class Store:
         return self._events.subscribe()
 
     @property
+    def parsers(self) -> ParserPool | None:
+        return self._parsers
+
+    @property
     def subscriber_count(self) -> int:
         return self._events.subscriber_count
 
     # --- writing ----------------------------------------------------------------------------
 
-    async def add(self, raw: bytes, envelope: Envelope, tags: tuple[str, ...] = ()) -> Summary:
-        if len(raw) <= INLINE_PARSE_LIMIT:
-            parsed = parse(raw)
-        else:
-            parsed = await asyncio.get_running_loop().run_in_executor(None, parse, raw)
+    async def add(
+        self,
+        raw: bytes,
+        envelope: Envelope,
+        tags: tuple[str, ...] = (),
+        *,
+        crowded: bool = False,
+    ) -> Summary:
+        """Store one message; `crowded`: other deliveries are under way, parse it elsewhere."""
+        parsed = await self._parse(raw, crowded)
         async with self._write_lock:
             stored = Stored(
                 id=self._make_id(),
@@ -227,6 +243,16 @@ class Store:
             events += self._updates(self._index.changed_in_group(key, before, skip=stored.id))
             await self._publish(events)
             return self._index.summary(stored)
+
+    async def _parse(self, raw: bytes, crowded: bool) -> ParsedMessage:
+        large = len(raw) > INLINE_PARSE_LIMIT
+        if self._parsers is not None and (crowded or large):
+            parsed = await self._parsers.parse(raw)
+            if parsed is not None:
+                return parsed
+        if not large:
+            return parse(raw)
+        return await asyncio.get_running_loop().run_in_executor(None, parse, raw)
 
     async def mark_read(self, message_id: str) -> Summary | None:
         await self.set_read([message_id], True)

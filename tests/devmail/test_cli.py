@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import signal
@@ -79,6 +80,25 @@ def test_port_in_use_exits_1(flag: str, capsys: pytest.CaptureFixture[str]) -> N
     assert "devmail:" in capsys.readouterr().err
 
 
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found |= {int(child) for child in task.read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _all_gone(pids: frozenset[int]) -> bool:
+    return not any(map(_alive, pids))
+
+
 async def _started(*flags: str) -> tuple[asyncio.subprocess.Process, int]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "devmail", "--smtp-port", "0", "--http-port", "0", *flags,
@@ -90,11 +110,29 @@ async def _started(*flags: str) -> tuple[asyncio.subprocess.Process, int]:
     return process, int(ready.group(1))
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+async def test_parser_processes_end_with_devmail_even_when_it_is_killed() -> None:
+    for stop in (signal.SIGTERM, signal.SIGKILL):
+        process, smtp_port = await _started("--parsers", "2")
+        try:
+            parsers = frozenset(_children(process.pid))
+            assert len(parsers) == 2
+            await asyncio.to_thread(_send, smtp_port)
+            process.send_signal(stop)
+            await process.wait()
+            # Killed, it cannot stop them: they stop when their stdin closes with it.
+            assert await eventually(functools.partial(_all_gone, parsers)), stop
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="reads /proc")
 async def test_a_client_that_hangs_up_at_once_leaves_no_socket_open() -> None:
     # A port probe (connect, close) used to leave its socket open for the 5-minute SMTP
     # timeout under uvloop: aiosmtpd cancelled a session task that had not started yet.
-    process, smtp_port = await _started()
+    process, smtp_port = await _started("--parsers", "0")
     fds = Path(f"/proc/{process.pid}/fd")
 
     def open_descriptors() -> int:
