@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from email.utils import getaddresses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devmail.codes import find_codes, find_links, scan_html
-from devmail.parse import parse
+from devmail.parse import address_pairs, parse
 
 from .conftest import code_mail
 
@@ -171,3 +174,53 @@ def test_scan_html_skips_style_and_unescapes_hrefs() -> None:
     assert view.links == ("https://x.test/?a=1&b=2",)
     assert "color" not in view.text
     assert "Code\xa0is 1234" in view.text
+
+
+ADDRESS_HEADERS = [
+    "acctkit <no-reply@localhost>",
+    "user0@example.com",
+    "a@b, c@d",
+    "Sender Name <s@example.com>",
+    " x@y ",
+    "Sender  Name <s@e.com>",
+    "a@b,",
+    ",a@b",
+    "",
+    "<a@b>",
+    "Name<a@b>",
+    '"Q" <a@b>',
+    "a..b@c",
+    ".a@b",
+    "J. Smith <a@b>",
+    "a@b (c)",
+    "Grp: a@b;",
+    "x <a@b>, y <c@d>",
+    "a@b c",
+    "foo <a@b",
+    "a <b@c> d",
+    "=?utf-8?q?J=C3=B6rg?= <j@example.com>",
+    "Zo\u00eb <zo\u00eb@exampl\u00e9.com>",
+]
+
+
+@pytest.mark.parametrize("value", ADDRESS_HEADERS)
+def test_plain_addresses_are_read_as_the_stdlib_reads_them(value: str) -> None:
+    assert address_pairs([value]) == getaddresses([value])
+
+
+# Headers built the way addresses are, from plain and odd parts, so both paths come up often.
+_NAMES = ["", "Ann", "x y", "x  y", '"Q, R"', "J. S", "=?utf-8?q?J=C3=B6rg?=", "\u00e9", "a(b)"]
+_SPECS = ["a@b", "Ann.Lee@Example.COM", "a..b@c", ".a@b", "@b", "a@", "a b@c", "\u00e9@x"]
+_SHAPES = ["{s}", "{n} <{s}>", "{n}<{s}>", "<{s}>", " {s}\t", "{n} <{s}", "{s} ({n})", "g: {s};"]
+addresses = st.builds(
+    str.format, st.sampled_from(_SHAPES), n=st.sampled_from(_NAMES), s=st.sampled_from(_SPECS)
+)
+header_values = st.lists(addresses, max_size=3).flatmap(
+    lambda items: st.sampled_from([",", ", ", ",,"]).map(lambda comma: comma.join(items))
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(header_values, min_size=1, max_size=3))
+def test_any_address_header_is_read_as_the_stdlib_reads_it(values: list[str]) -> None:
+    assert address_pairs(values) == getaddresses(values)
