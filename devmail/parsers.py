@@ -70,9 +70,12 @@ class _Worker:
                 if future.done():  # its connection went away meanwhile
                     continue
                 future.set_result(_decoder.decode(body) if status == _PARSED else None)
-        except (asyncio.IncompleteReadError, ConnectionError, msgspec.DecodeError) as exc:
-            if not isinstance(exc, asyncio.IncompleteReadError):
-                log.warning("a parser process answered out of turn: %s", exc)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # it exited; what it held is handed back below
+        except (msgspec.DecodeError, IndexError) as exc:  # a frame nobody asked for
+            log.warning("parser process %s answered out of turn: %r", self.process.pid, exc)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
         finally:
             self._give_back()
 
