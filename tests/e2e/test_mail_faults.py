@@ -158,27 +158,31 @@ def _exactly_once(rows: list[Outbox], messages: list[dict[str, Any]]) -> None:
     assert len(messages) == len(rows)
 
 
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """The test's database. Asked for before `aiohttp_client`, so the PostgreSQL schema
+    outlives the app: its outbox sender must not poll a dropped schema while it stops."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path}/acctkit.db"
+
+
 @pytest.mark.parametrize(
-    ("fault", "database"),
+    ("fault", "database_url"),
     [
         *((name, "sqlite") for name in FAULTS),
         pytest.param("554-at-DATA", "postgres", marks=pytest.mark.postgres),
         pytest.param("dropped-at-connect", "postgres", marks=pytest.mark.postgres),
     ],
+    indirect=["database_url"],
 )
 async def test_every_mail_is_delivered_once_after_the_fault_is_lifted(
+    database_url: str,
     aiohttp_client: Any,
     make_devmail: MakeDevmail,
-    request: pytest.FixtureRequest,
-    tmp_path: Any,
     fault: str,
-    database: str,
 ) -> None:
-    url = (
-        request.getfixturevalue("postgres_url")
-        if database == "postgres"
-        else f"sqlite:///{tmp_path}/acctkit.db"
-    )
+    url = database_url
     devmail = await make_devmail()
     service = await _service(aiohttp_client, url, devmail)
     await _owner(service, devmail)
