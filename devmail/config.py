@@ -34,6 +34,8 @@ class Config:
             raise ValueError("max_messages must be 0 (unlimited) or positive")
         if self.max_message_bytes < 0:
             raise ValueError("max_message_bytes must be 0 (unlimited) or positive")
+        if self.parsers < 0:
+            raise ValueError("parsers must be 0 (parse on the event loop) or positive")
         for name in ("smtp_port", "http_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:

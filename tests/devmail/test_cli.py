@@ -62,7 +62,9 @@ def test_parser_defaults_match_the_contract() -> None:
     assert (args.max, args.auth) == (10_000, False)
 
 
-@pytest.mark.parametrize("argv", [["--max", "-1"], ["--smtp-port", "70000"], ["--bogus"]])
+@pytest.mark.parametrize(
+    "argv", [["--max", "-1"], ["--smtp-port", "70000"], ["--parsers", "-1"], ["--bogus"]]
+)
 def test_bad_arguments_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(argv)
