@@ -288,12 +288,19 @@ async def measure(name: str, port: int, pid: int, args: argparse.Namespace) -> R
     return Result(name, single_rate, concurrent_rate, stored, cpu_ms, client_ms)
 
 
-async def bench_devmail(args: argparse.Namespace) -> Result:
-    smtp_port, http_port = free_port(), free_port()
+def devmail_argv(
+    smtp_port: int, http_port: int, retention: int, args: argparse.Namespace
+) -> list[str]:
     argv = [sys.executable, "-m", "devmail", "--host", HOST, "--smtp-port", str(smtp_port)]
-    argv += ["--http-port", str(http_port), "--max", "0"]
+    argv += ["--http-port", str(http_port), "--max", str(retention)]
     if args.parsers is not None:
         argv += ["--parsers", str(args.parsers)]
+    return argv
+
+
+async def bench_devmail(args: argparse.Namespace) -> Result:
+    smtp_port, http_port = free_port(), free_port()
+    argv = devmail_argv(smtp_port, http_port, 0, args)
     async with running("devmail", argv, smtp_port) as pid:
         result = await measure("devmail", smtp_port, pid, args)
         info = http_json(f"http://{HOST}:{http_port}/api/v1/info")
@@ -315,10 +322,7 @@ def rss_mb(pid: int) -> float:
 async def bench_memory(args: argparse.Namespace) -> Memory | None:
     """RSS of devmail while args.rss_messages stream through --max args.rss_max."""
     smtp_port, http_port = free_port(), free_port()
-    argv = [sys.executable, "-m", "devmail", "--host", HOST, "--smtp-port", str(smtp_port)]
-    argv += ["--http-port", str(http_port), "--max", str(args.rss_max)]
-    if args.parsers is not None:
-        argv += ["--parsers", str(args.parsers)]
+    argv = devmail_argv(smtp_port, http_port, args.rss_max, args)
     samples: list[tuple[int, float]] = []
     async with running("devmail-rss", argv, smtp_port) as pid:
         sent = 0
