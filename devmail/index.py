@@ -30,6 +30,9 @@ class Index:
         self.raw: dict[str, bytes] = {}
         self._search: dict[str, dict[str, str]] = {}
         self._groups: dict[GroupKey, set[str]] = {}
+        # Each group's newest message, kept as members come and go: with it, whether a message
+        # is superseded is one comparison, and a group's state one pass over its members.
+        self._heads: dict[GroupKey, Stored] = {}
         self._tombstones: OrderedDict[str, int] = OrderedDict()
         self._max_tombstones = max(MIN_TOMBSTONES, max_messages)
 
@@ -108,6 +111,9 @@ class Index:
         key = stored.group_key
         if key is not None:
             self._groups.setdefault(key, set()).add(stored.id)
+            head = self._heads.get(key)
+            if head is None or _rank(stored) > _rank(head):
+                self._heads[key] = stored
 
     def remove(self, message_id: str) -> Stored:
         stored = self._entries.pop(message_id)
@@ -121,6 +127,9 @@ class Index:
             members.discard(message_id)
             if not members:
                 del self._groups[key]
+                del self._heads[key]
+            elif self._heads[key].id == message_id:
+                self._heads[key] = max((self._entries[i] for i in members), key=_rank)
         self._tombstones[message_id] = stored.seq
         while len(self._tombstones) > self._max_tombstones:
             self._tombstones.popitem(last=False)
@@ -154,13 +163,8 @@ class Index:
         still marks the original superseded, which is exactly the out-of-order case to catch.
         """
         key = stored.group_key
-        if key is None:
-            return None
-        head = max(
-            (self._entries[i] for i in self._groups[key]),
-            key=lambda s: (s.parsed.ref_seq or 0, s.seq),
-        )
-        if (head.parsed.ref_seq or 0) > (stored.parsed.ref_seq or 0):
+        head = self._heads.get(key) if key is not None else None
+        if head is not None and (head.parsed.ref_seq or 0) > (stored.parsed.ref_seq or 0):
             return head.id
         return None
 
@@ -179,3 +183,8 @@ class Index:
             for i, superseded_by in sorted(after.items(), key=lambda kv: self._entries[kv[0]].seq)
             if i != skip and i in before and before[i] != superseded_by
         ]
+
+
+def _rank(stored: Stored) -> tuple[int, int]:
+    """Newest in a group: highest RefSeq, then latest arrival."""
+    return (stored.parsed.ref_seq or 0, stored.seq)

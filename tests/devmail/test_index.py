@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from devmail.index import MIN_TOMBSTONES, Index
 from devmail.message import Envelope, Stored
 from devmail.parse import parse
@@ -39,3 +42,52 @@ def test_what_the_index_holds_is_bounded_by_retention() -> None:
     # The newest tombstones are the ones kept: `after=` works for recently deleted IDs.
     assert index.seq_of(f"id{MIN_TOMBSTONES + 1000 - 100}") == MIN_TOMBSTONES + 1000 - 100
     assert index.seq_of("id1") is None
+
+
+_PARSED = {
+    (ref, seq): parse(code_mail(ref=ref, seq=seq).as_bytes())
+    for ref in ("a", "b")
+    for seq in (None, 1, 2, 3)
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.sampled_from(sorted(_PARSED, key=str))),
+            st.tuples(st.just("remove"), st.integers(0, 30)),
+        ),
+        max_size=40,
+    )
+)
+def test_supersession_follows_the_groups_newest_member_as_members_come_and_go(
+    operations: list[tuple[str, object]],
+) -> None:
+    """The index keeps each group's head as messages arrive and leave; every message's
+    supersession must equal the rule worked out from scratch: superseded by the member with
+    the highest RefSeq (then the latest arrival) when that RefSeq is higher than its own."""
+    index = Index(max_messages=0)
+    live: list[Stored] = []
+    for seq, (action, arg) in enumerate(operations, start=1):
+        if action == "add":
+            assert isinstance(arg, tuple)
+            stored = Stored(
+                id=f"id{seq}",
+                seq=seq,
+                created=datetime.now(UTC),
+                size=1,
+                envelope=Envelope("a@example.com", ("b@example.com",)),
+                parsed=_PARSED[arg],
+            )
+            index.insert(stored)
+            live.append(stored)
+        elif live:
+            assert isinstance(arg, int)
+            index.remove(live.pop(arg % len(live)).id)
+        for stored in live:
+            group = [s for s in live if s.group_key is not None and s.group_key == stored.group_key]
+            head = max(group, key=lambda s: (s.parsed.ref_seq or 0, s.seq), default=None)
+            newer = head is not None and (head.parsed.ref_seq or 0) > (stored.parsed.ref_seq or 0)
+            assert index.superseded_by(stored) == (head.id if newer and head else None)
+    assert set(index._heads) == {s.group_key for s in live if s.group_key is not None}
