@@ -11,6 +11,10 @@ sender has died, and then within one lease.
 A mail is never given up while what it carries is still good: a code or link mail is retried until
 the code or link expires, a notice for `notice_retry_period`; then it is marked `expired`, keeping
 its last error. Statuses: pending, sent, expired (and `failed`, left by older versions).
+
+Finished rows (sent, expired, failed) are kept `outbox_retention` after their last attempt, for
+`acctkit outbox` and whoever asks what became of a mail, and then deleted (`purge`): a sent row
+still holds the mail's text, and the table would otherwise grow with every signup for ever.
 """
 
 from __future__ import annotations
@@ -296,6 +300,29 @@ def deliver_due(
                 request_id.current.reset(token)
             outcomes.append((mail, result))
     return DeliveryPass(outcomes=outcomes, expired=expired)
+
+
+PURGE_BATCH = 500
+
+
+def purge(ctx: Context, *, batch: int = PURGE_BATCH) -> int:
+    """Delete finished mail older than the retention; returns how many rows went.
+
+    Pending mail is never touched. It deletes `batch` rows per transaction, so on SQLite the
+    write lock is never held long, and any number of instances may purge at once."""
+    cutoff = ctx.clock.now() - timedelta(seconds=ctx.settings.outbox_retention)
+    finished = ((Outbox.status == "sent") & (Outbox.sent_at < cutoff)) | (
+        Outbox.status.in_(("expired", "failed")) & (Outbox.next_try_at < cutoff)
+    )
+    deleted = 0
+    with connection():
+        while True:
+            with write_transaction():
+                oldest = Outbox.select(Outbox.id).where(finished).order_by(Outbox.id).limit(batch)
+                count = Outbox.delete().where(Outbox.id.in_(oldest)).execute()
+            deleted += count
+            if count < batch:
+                return deleted
 
 
 def pending_count() -> int:

@@ -106,6 +106,7 @@ class Settings:
     notice_retry_period: int = 5 * 86400
     smtp_timeout: int = 15
     mail_backoff_cap: int = 900
+    outbox_retention: int = 7 * 86400
     metrics: bool = False
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")
     metrics_multiprocess_dir: str = ""  # set by `serve --workers N`, never from the environment
@@ -150,6 +151,7 @@ class Settings:
             notice_retry_period=_int(env, "ACCTKIT_NOTICE_RETRY_PERIOD", d.notice_retry_period, 60),
             smtp_timeout=_int(env, "ACCTKIT_SMTP_TIMEOUT", d.smtp_timeout, 1),
             mail_backoff_cap=_int(env, "ACCTKIT_MAIL_BACKOFF_CAP", d.mail_backoff_cap, 1),
+            outbox_retention=_int(env, "ACCTKIT_OUTBOX_RETENTION", d.outbox_retention, 60),
             metrics=_flag(env, "ACCTKIT_METRICS", d.metrics),
             metrics_allow=_networks(env, "ACCTKIT_METRICS_ALLOW", d.metrics_allow),
             jwt_algorithm=_algorithm(env.get("ACCTKIT_JWT_ALG") or d.jwt_algorithm),

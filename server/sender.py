@@ -9,6 +9,9 @@ It keeps one opinion about the SMTP server (up, down, not known yet) and logs on
 changes. While SMTP is down it probes it every `probe_interval` seconds; when the probe (or any
 send) succeeds again it wakes every waiting mail, so the backlog goes out at once, oldest first,
 instead of each mail waiting out its own backoff.
+
+When idle it also deletes finished mail past the retention (`outbox.purge`), at start and then
+every `purge_interval` seconds.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from server.metrics import Metrics
 log = logging.getLogger("acctkit.sender")
 
 DRAIN_SECONDS = 10.0
+PURGE_INTERVAL = 3600.0
 
 
 class OutboxSender:
@@ -43,12 +47,15 @@ class OutboxSender:
         probe_interval: float = 1.0,
         lease: float = outbox.LEASE_SECONDS,
         metrics: Metrics | None = None,
+        purge_interval: float = PURGE_INTERVAL,
     ) -> None:
         self.ctx = ctx
         self.transport = transport
         self.poll_interval = poll_interval
         self.probe_interval = probe_interval
         self.lease = lease
+        self.purge_interval = purge_interval
+        self._next_purge = 0.0  # at the first idle moment, then every purge_interval
         self.metrics = metrics or Metrics()
         self.id = f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
         self.smtp_up: bool | None = None  # None: not known yet
@@ -112,6 +119,7 @@ class OutboxSender:
                 continue
             if self._stopping:
                 return
+            await self._purge_if_due()
             if self.smtp_up is not True and await self._probe():
                 continue
             interval = (
@@ -119,6 +127,20 @@ class OutboxSender:
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
+
+    async def _purge_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self.purge_interval
+        try:
+            deleted = await self._in_thread(outbox.purge, self.ctx)
+        except Exception:
+            log.exception("outbox purge failed; trying again in %.0f s", self.purge_interval)
+            return
+        if deleted:
+            retention = self.ctx.settings.outbox_retention
+            log.info("outbox: deleted %s finished mail older than %s s", deleted, retention)
 
     def _observe(self, done: DeliveryPass) -> None:
         for mail, result in done.outcomes:

@@ -253,3 +253,39 @@ async def test_database_calls_on_the_event_loop_thread_are_refused(ctx: Context)
     with pytest.raises(db.BlockingCallOnEventLoop, match="executor"):
         _enqueue(ctx, 1)
     assert await asyncio.to_thread(outbox.pending_count) == 0
+
+
+def _statuses() -> list[tuple[str, str]]:
+    with db.connection():
+        return sorted((row.ref, row.status) for row in Outbox.select())
+
+
+def test_finished_mail_goes_after_the_retention_and_unsent_mail_never(ctx: Context, clock) -> None:
+    ctx = dataclasses.replace(
+        ctx, settings=dataclasses.replace(ctx.settings, outbox_retention=3600)
+    )
+    _enqueue(ctx, 3)
+    assert outbox.deliver_due(ctx, _ok, limit=1).sent == 1  # r0 sent
+    assert outbox.deliver_due(ctx, _failing("451 later"), limit=1).claimed == 1  # r1 failing
+    with db.connection(), db.write_transaction():  # the first code's mail ends superseded
+        outbox.enqueue(ctx, _code_mail(clock.now() + timedelta(hours=5)))
+        outbox.enqueue(
+            ctx, dataclasses.replace(_code_mail(clock.now() + timedelta(hours=5)), seq=2)
+        )
+    before = _statuses()
+    clock.advance(3599)
+    assert outbox.purge(ctx) == 0 and _statuses() == before
+    clock.advance(2)
+    assert outbox.purge(ctx) == 2  # the sent notice and the superseded code mail
+    assert _statuses() == [("r1", "pending"), ("r2", "pending"), ("sg", "pending")]
+    assert outbox.deliver_due(ctx, _ok).sent == 3
+    assert outbox.purge(ctx) == 0  # sent just now
+    clock.advance(3601)
+    assert outbox.purge(ctx) == 3 and _statuses() == []
+
+
+def test_purge_deletes_in_batches_until_nothing_is_left(ctx: Context, clock) -> None:
+    _enqueue(ctx, 12)
+    assert outbox.deliver_due(ctx, _ok).sent == 12
+    clock.advance(ctx.settings.outbox_retention + 1)
+    assert outbox.purge(ctx, batch=5) == 12 and _statuses() == []

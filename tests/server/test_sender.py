@@ -98,3 +98,27 @@ async def test_a_dead_senders_mail_is_taken_over_when_its_lease_lapses(
     assert ctx.clock.now() >= lapses  # not before the dead sender's lease ran out
     row = await asyncio.to_thread(_row)
     assert message["To"] == "slow@example.com" and row.status == "sent" and row.attempts == 2
+
+
+async def test_the_sender_deletes_finished_mail_past_the_retention(
+    migrated: str, inbox: Inbox
+) -> None:
+    ctx = Context.create(make_settings(migrated, outbox_retention=60))
+    await asyncio.to_thread(_queue, ctx)
+    long_ago = ctx.clock.now() - timedelta(seconds=61)
+
+    def sent_long_ago() -> None:
+        with db.connection():
+            Outbox.update(status="sent", sent_at=long_ago, attempts=1).execute()
+
+    def rows() -> int:
+        with db.connection():
+            return Outbox.select().count()
+
+    await asyncio.to_thread(sent_long_ago)
+    sender = OutboxSender(ctx, SmtpTransport(inbox.url, ctx.settings.mail_from), 0.05)
+    sender.start()
+    try:
+        await _until(lambda: rows() == 0)
+    finally:
+        await sender.stop()
