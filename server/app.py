@@ -17,7 +17,7 @@ from core.context import Context
 from core.outbox import Transport
 from core.settings import Settings
 from core.smtp import SmtpTransport
-from server import accesslog, cors, hashing, headers, metrics
+from server import accesslog, cors, hashing, headers, metrics, problems
 from server.batcher import Batcher
 from server.handlers import metrics as metrics_handler
 from server.keys import CONTEXT, DB_POOL, HASH_POOL, ME_READS, METRICS, SENDER, SETTINGS
@@ -42,6 +42,7 @@ def create_app(
     """Build the service. `settings` must carry a secret key (see core.secret); `hash_slots`
     is the semaphore `serve --workers N` shares among its workers (server.hashing)."""
     accesslog.install()  # aiohttp's refusals of malformed requests: one line, no traceback
+    problems.install()  # and its answer to them: a problem document that quotes nothing
     request_id.install()
     measured = Metrics()
     app = web.Application(

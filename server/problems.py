@@ -1,6 +1,12 @@
 """The one place errors become responses: RFC 9457 problem documents for every AccountError and
 every aiohttp HTTP error; anything else is logged with the request id and answered with a bare 500.
-Also stamps each response with X-Request-ID."""
+Also stamps each response with X-Request-ID.
+
+Requests that are not valid HTTP never reach a middleware: aiohttp answers them itself, in plain
+text that quotes the refused bytes (a header or a path that may carry a token), and offers no
+hook for it (aio-libs/aiohttp#3287). `install()` gives its `handle_error` the same problem
+document as everything else, with a detail that names the kind of fault and quotes nothing.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import http_exceptions, web, web_protocol
 
 from core import errors, request_id
 from server.accesslog import loggable_path
@@ -95,6 +101,44 @@ def from_http_error(exc: web.HTTPException) -> web.Response:
     return problem(
         status, _HTTP_CODES.get(status, f"http_{status}"), phrase, detail, headers=headers
     )
+
+
+# Most specific first: BadHttpMethod is a BadStatusLine, every one a BadHttpMessage.
+_MALFORMED: tuple[tuple[type[Exception], str], ...] = (
+    (http_exceptions.BadHttpMethod, "The request method is not valid HTTP."),
+    (http_exceptions.BadStatusLine, "The request line is not valid HTTP."),
+    (http_exceptions.InvalidURLError, "The request's URL is not valid."),
+    (http_exceptions.LineTooLong, "A line of the request is too long."),
+    (http_exceptions.InvalidHeader, "A header of the request is not valid HTTP."),
+    (http_exceptions.PayloadEncodingError, "The request's body is not framed as HTTP requires."),
+)
+_aiohttp_handle_error = web_protocol.RequestHandler.handle_error
+
+
+def _handle_error(
+    self: web_protocol.RequestHandler,
+    request: web.BaseRequest,
+    status: int = 500,
+    exc: BaseException | None = None,
+    message: str | None = None,
+) -> web.StreamResponse:
+    """aiohttp's own error answer (its logging and checks kept), as a problem document when the
+    request was not valid HTTP."""
+    response = _aiohttp_handle_error(self, request, status, exc, message)
+    if not isinstance(exc, http_exceptions.HttpProcessingError) or not 400 <= status < 500:
+        return response
+    detail = next((d for kind, d in _MALFORMED if isinstance(exc, kind)), None)
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    answer = problem(
+        status, "malformed_request", phrase, detail or "The request is not valid HTTP."
+    )
+    answer.force_close()
+    return answer
+
+
+def install() -> None:
+    """Answer requests that are not valid HTTP with a problem document (idempotent)."""
+    web_protocol.RequestHandler.handle_error = _handle_error  # type: ignore[method-assign]
 
 
 _request_ids = itertools.count()
