@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import peewee
 
@@ -61,10 +61,17 @@ def issue_pair(
     client: Client = NO_CLIENT,
     family: str | None = None,
     parent: str | None = None,
+    started: datetime | None = None,
 ) -> TokenPair:
-    """Sign a refresh and an access token of login `family`, or of a new login started from
-    `client` when no family is given. Call inside a write transaction."""
+    """Sign a refresh and an access token of login `family` (which began at `started`), or of
+    a new login started from `client` when no family is given. Call inside a write transaction.
+
+    With a session lifetime (`session_max_age`, GoTrue's timebox), no refresh token outlives
+    the login's end: its last token expires then, and the login can only be begun again with
+    the password. Access tokens keep their own short TTL."""
     now = ctx.clock.now()
+    if family is None or started is None:
+        started = now
     if family is None:
         family = ctx.random.token_urlsafe(16)
         Login.create(
@@ -76,6 +83,7 @@ def issue_pair(
             user_agent=_printable(client.user_agent, 255),
         )
     jti = ctx.random.token_urlsafe(24)
+    max_age = ctx.settings.session_max_age
     refresh, expires_at = tokens.encode(
         ctx,
         typ="refresh",
@@ -83,6 +91,7 @@ def issue_pair(
         token_version=user.token_version,
         jti=jti,
         family=family,
+        not_after=started + timedelta(seconds=max_age) if max_age else None,
     )
     RefreshToken.create(
         jti=jti,
@@ -225,7 +234,9 @@ def refresh(ctx: Context, refresh_token: str) -> TokenPair:
                 row.spent_at = now
                 row.save()
                 Login.update(last_used_at=now).where(Login.id == login.id).execute()
-                return issue_pair(ctx, user, family=login.id, parent=row.jti)
+                return issue_pair(
+                    ctx, user, family=login.id, parent=row.jti, started=login.created_at
+                )
             _end_login(login.id, now)
         # Committed the revocation above; only now report the reuse.
         raise errors.TokenReused()

@@ -92,6 +92,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     access_ttl: int = 300
     refresh_ttl: int = 86400
+    session_max_age: int = 0  # seconds a login may last however often it refreshes; 0: no limit
     code_ttl: int = 600
     reset_ttl: int = 300
     argon2_time_cost: int = 2
@@ -137,6 +138,7 @@ class Settings:
             public_url=(env.get("ACCTKIT_PUBLIC_URL") or d.public_url).rstrip("/"),
             access_ttl=_int(env, "ACCTKIT_ACCESS_TTL", d.access_ttl, 1),
             refresh_ttl=_int(env, "ACCTKIT_REFRESH_TTL", d.refresh_ttl, 1),
+            session_max_age=_int(env, "ACCTKIT_SESSION_MAX_AGE", d.session_max_age),
             code_ttl=_int(env, "ACCTKIT_CODE_TTL", d.code_ttl, 1),
             reset_ttl=_int(env, "ACCTKIT_RESET_TTL", d.reset_ttl, 1),
             argon2_time_cost=_int(env, "ACCTKIT_ARGON2_TIME_COST", d.argon2_time_cost, 1),

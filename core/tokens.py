@@ -45,10 +45,14 @@ def encode(
     token_version: int,
     jti: str,
     family: str | None = None,
+    not_after: datetime | None = None,
 ) -> tuple[str, datetime]:
+    """Sign a token that expires after its type's TTL, or at `not_after` if that comes first."""
     now = ctx.clock.now()
     ttl = ctx.settings.access_ttl if typ == "access" else ctx.settings.refresh_ttl
     expires_at = now + timedelta(seconds=ttl)
+    if not_after is not None:
+        expires_at = min(expires_at, not_after)
     claims: dict[str, Any] = {
         "sub": str(user_id),
         "iat": int(now.timestamp()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import jwt
 import pytest
@@ -28,6 +29,38 @@ def test_a_login_left_unused_for_the_refresh_ttl_is_over(ctx: Context, alice: in
     with pytest.raises(errors.TokenInvalid, match="expired"):
         sessions.refresh(ctx, pair.refresh)
     assert sessions.list_logins(ctx, alice) == []
+
+
+def test_without_a_session_lifetime_a_login_refreshed_in_time_goes_on(
+    ctx: Context, alice: int, clock
+) -> None:
+    pair = sessions.login(ctx, "alice", PASSWORD)
+    for _ in range(10):  # five days, refreshed twice a day
+        clock.advance(43200)
+        pair = sessions.refresh(ctx, pair.refresh)
+    assert len(sessions.list_logins(ctx, alice)) == 1
+
+
+def test_a_login_ends_at_the_session_lifetime_however_often_it_refreshes(
+    ctx: Context, alice: int, clock
+) -> None:
+    """GoTrue's timebox: ACCTKIT_SESSION_MAX_AGE bounds a login from its start. No refresh token
+    outlives that end, so the login lapses then and needs the password again."""
+    ctx = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, session_max_age=3600))
+    started = clock.now()
+    pair = sessions.login(ctx, "alice", PASSWORD)
+    for _ in range(3):
+        clock.advance(1000)
+        pair = sessions.refresh(ctx, pair.refresh)
+    claims = jwt.decode(pair.refresh, options={"verify_signature": False})
+    assert claims["exp"] == int(started.timestamp()) + 3600  # not 3000 s + the refresh TTL
+    assert len(sessions.list_logins(ctx, alice)) == 1
+    clock.advance(600)  # 3,600 s after the login began
+    with pytest.raises(errors.TokenInvalid, match="expired"):
+        sessions.refresh(ctx, pair.refresh)
+    assert sessions.list_logins(ctx, alice) == []
+    sessions.login(ctx, "alice", PASSWORD)  # the password begins a new one
+    assert len(sessions.list_logins(ctx, alice)) == 1
 
 
 def test_keys_offered_in_a_tokens_header_are_never_used(ctx: Context, alice: int) -> None:

@@ -93,3 +93,10 @@ def test_relay_timeout_and_backoff_cap_settings() -> None:
         Settings.from_env({"ACCTKIT_SMTP_TIMEOUT": "0"})
     with pytest.raises(SettingsError, match="ACCTKIT_MAIL_BACKOFF_CAP"):
         Settings.from_env({"ACCTKIT_MAIL_BACKOFF_CAP": "soon"})
+
+
+def test_session_max_age_is_off_by_default_and_a_whole_number_of_seconds() -> None:
+    assert Settings.from_env({}).session_max_age == 0
+    assert Settings.from_env({"ACCTKIT_SESSION_MAX_AGE": "28800"}).session_max_age == 28800
+    with pytest.raises(SettingsError, match="ACCTKIT_SESSION_MAX_AGE"):
+        Settings.from_env({"ACCTKIT_SESSION_MAX_AGE": "-1"})
