@@ -10,10 +10,15 @@ from hypothesis import strategies as st
 
 from devmail.index import MIN_TOMBSTONES, Index
 from devmail.message import Envelope, Stored
-from devmail.parse import parse
+from devmail.parse import ParsedMessage, parse
 from devmail.search import parse_query
 
 from .conftest import code_mail
+
+
+def _stored(seq: int, parsed: ParsedMessage) -> Stored:
+    envelope = Envelope("a@example.com", ("b@example.com",))
+    return Stored(f"id{seq}", seq, datetime.now(UTC), 1, envelope, parsed)
 
 
 def test_what_the_index_holds_is_bounded_by_retention() -> None:
@@ -21,14 +26,7 @@ def test_what_the_index_holds_is_bounded_by_retention() -> None:
     index = Index(max_messages=100)
     query = parse_query("042917")
     for seq in range(1, MIN_TOMBSTONES + 1000 + 1):
-        stored = Stored(
-            id=f"id{seq}",
-            seq=seq,
-            created=datetime.now(UTC),
-            size=1,
-            envelope=Envelope("a@example.com", ("b@example.com",)),
-            parsed=parsed,
-        )
+        stored = _stored(seq, parsed)
         for message_id in index.overflow(1):
             index.remove(message_id)
         index.insert(stored, tags=("t",))
@@ -72,14 +70,7 @@ def test_supersession_follows_the_groups_newest_member_as_members_come_and_go(
     for seq, (action, arg) in enumerate(operations, start=1):
         if action == "add":
             assert isinstance(arg, tuple)
-            stored = Stored(
-                id=f"id{seq}",
-                seq=seq,
-                created=datetime.now(UTC),
-                size=1,
-                envelope=Envelope("a@example.com", ("b@example.com",)),
-                parsed=_PARSED[arg],
-            )
+            stored = _stored(seq, _PARSED[arg])
             index.insert(stored)
             live.append(stored)
         elif live:
