@@ -91,9 +91,13 @@ def from_account_error(exc: errors.AccountError) -> web.Response:
     )
 
 
+def _phrase(status: int) -> str:
+    return HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+
+
 def from_http_error(exc: web.HTTPException) -> web.Response:
     status = exc.status
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    phrase = _phrase(status)
     headers = {}
     if status == 405 and isinstance(exc, web.HTTPMethodNotAllowed):
         headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
@@ -112,6 +116,7 @@ _MALFORMED: tuple[tuple[type[Exception], str], ...] = (
     (http_exceptions.InvalidHeader, "A header of the request is not valid HTTP."),
     (http_exceptions.PayloadEncodingError, "The request's body is not framed as HTTP requires."),
 )
+_NOT_HTTP = "The request is not valid HTTP."
 _aiohttp_handle_error = web_protocol.RequestHandler.handle_error
 
 
@@ -127,11 +132,8 @@ def _handle_error(
     response = _aiohttp_handle_error(self, request, status, exc, message)
     if not isinstance(exc, http_exceptions.HttpProcessingError) or not 400 <= status < 500:
         return response
-    detail = next((d for kind, d in _MALFORMED if isinstance(exc, kind)), None)
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    answer = problem(
-        status, "malformed_request", phrase, detail or "The request is not valid HTTP."
-    )
+    detail = next((d for kind, d in _MALFORMED if isinstance(exc, kind)), _NOT_HTTP)
+    answer = problem(status, "malformed_request", _phrase(status), detail)
     answer.force_close()
     return answer
 
