@@ -94,7 +94,9 @@ async def read_body(request: web.Request, kind: type[T]) -> T:
         raw = b"{}"
     try:
         body = msgspec.json.decode(raw, type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # msgspec raises UnicodeDecodeError, not DecodeError, for bytes that are not UTF-8
+        # inside a string: that was a 500 on every JSON route.
         body = _field_by_field(_plain(raw, exc), kind)
     problems = {name: [why] for name, value in _strings(body) if (why := refused_character(value))}
     missing = _missing_one_of(body)
@@ -113,7 +115,7 @@ def _plain(raw: bytes, first_error: Exception) -> Any:
     can be named. What neither can read is a parse_error."""
     try:
         return msgspec.json.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         pass
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)

@@ -131,7 +131,12 @@ async def test_huge_numbers_and_non_json_constants_are_4xx(client) -> None:
     ):
         resp = await client.post("/api/token/", data=body, headers=JSON)
         assert (await problem(resp, 400, "invalid"))["errors"]["username"]
-    for body in (b'{"username": NaN, "password": "x"}', b'{"a": Infinity}', b"\xff\xfe{}"):
+    for body in (
+        b'{"username": NaN, "password": "x"}',
+        b'{"a": Infinity}',
+        b"\xff\xfe{}",
+        b'{"username": "\xff\xfe", "password": "x"}',  # was a 500: not UTF-8 inside a string
+    ):
         resp = await client.post("/api/token/", data=body, headers=JSON)
         await problem(resp, 400, "parse_error")
 

@@ -160,3 +160,17 @@ async def test_answers_are_decoded_with_the_contract_and_a_broken_one_names_its_
         assert "$.status" in caught.value.detail
     finally:
         await client.close()
+
+    async def status_not_utf8(request: web.Request) -> web.Response:
+        return web.Response(body=b'{"status": "\xff\xfe"}', content_type="application/json")
+
+    broken = web.Application()
+    broken.router.add_get("/healthz", status_not_utf8)
+    server = await aiohttp_server(broken)
+    client = AccountsClient(str(server.make_url("")).rstrip("/"))
+    try:
+        with pytest.raises(ApiProblem) as caught:
+            await client.healthz()
+        assert caught.value.code == "unexpected_body"
+    finally:
+        await client.close()

@@ -51,7 +51,8 @@ def decoded(reply: Reply, shape: type[T]) -> T:
     an ApiProblem that names the field, not a KeyError deep inside a screen."""
     try:
         return msgspec.json.decode(reply.raw, type=shape)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    # msgspec raises UnicodeDecodeError, not DecodeError, for bytes that are not UTF-8 in a string
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ApiProblem(
             reply.status, "unexpected_body", f"{shape.__name__} expected: {exc}"
         ) from exc
