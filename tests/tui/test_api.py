@@ -146,31 +146,25 @@ async def test_answers_are_decoded_with_the_contract_and_a_broken_one_names_its_
     finally:
         await client.close()
 
-    async def status_as_number(request: web.Request) -> web.Response:
-        return web.json_response({"status": 7})
+    number = await _healthz_refusal(aiohttp_server, web.json_response({"status": 7}))
+    assert number.code == "unexpected_body" and "$.status" in number.detail
+    not_utf8 = web.Response(body=b'{"status": "\xff\xfe"}', content_type="application/json")
+    assert (await _healthz_refusal(aiohttp_server, not_utf8)).code == "unexpected_body"
+
+
+async def _healthz_refusal(aiohttp_server: Any, answer: web.Response) -> ApiProblem:
+    """What the accounts client raises when a stand-in service answers /healthz with `answer`."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        return answer
 
     broken = web.Application()
-    broken.router.add_get("/healthz", status_as_number)
+    broken.router.add_get("/healthz", healthz)
     server = await aiohttp_server(broken)
     client = AccountsClient(str(server.make_url("")).rstrip("/"))
     try:
         with pytest.raises(ApiProblem) as caught:
             await client.healthz()
-        assert caught.value.code == "unexpected_body"
-        assert "$.status" in caught.value.detail
-    finally:
-        await client.close()
-
-    async def status_not_utf8(request: web.Request) -> web.Response:
-        return web.Response(body=b'{"status": "\xff\xfe"}', content_type="application/json")
-
-    broken = web.Application()
-    broken.router.add_get("/healthz", status_not_utf8)
-    server = await aiohttp_server(broken)
-    client = AccountsClient(str(server.make_url("")).rstrip("/"))
-    try:
-        with pytest.raises(ApiProblem) as caught:
-            await client.healthz()
-        assert caught.value.code == "unexpected_body"
+        return caught.value
     finally:
         await client.close()
