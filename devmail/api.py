@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
-from devmail import admin, handlers, shapes
+from devmail import admin, handlers, refusal, shapes
 from devmail.chaos import Chaos
 from devmail.config import Config
 from devmail.parsers import ParserPool
@@ -32,6 +32,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 def create_app(config: Config) -> web.Application:
+    refusal.install()  # requests that are not HTTP: a problem document, one log line
     app = web.Application(middlewares=[problems], client_max_size=MAX_BODY_BYTES)
     app[DEVMAIL_KEY] = DevmailServer(
         config=config,
