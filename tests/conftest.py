@@ -21,6 +21,7 @@ from core import db, schema
 from core.clock import FrozenClock
 from core.context import Context
 from core.settings import Settings
+from tests.stalls import StallMonitor, monitoring
 
 PG_DSN = os.environ.get("ACCTKIT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -193,3 +194,11 @@ async def inbox() -> AsyncIterator[Inbox]:
     yield box
     server.close()
     await server.wait_closed()
+
+
+@pytest.fixture
+def monitor(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> Iterator[StallMonitor]:
+    """Every callback of the loop timed (tests/stalls.py); `monitor.watched` picks the thread."""
+    yield from monitoring(monkeypatch, caplog)
