@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("!I")
 _REPLY = struct.Struct("!BI")  # status, body length
+_JOIN_BELOW = 1 << 20  # bytes: a frame's length and body go out in one write
 _PARSED = 0  # the body is the ParsedMessage
 _YOURS = 1  # the worker could not send it back: parse it in place
 
@@ -55,8 +56,11 @@ class _Worker:
         assert self.process.stdin is not None
         future: asyncio.Future[ParsedMessage | None] = asyncio.get_running_loop().create_future()
         self.pending.append(future)
-        # One write, one system call: the frame is small next to what parsing it costs.
-        self.process.stdin.write(_LENGTH.pack(len(raw)) + raw)
+        if len(raw) < _JOIN_BELOW:  # one write, one system call: the copy costs less
+            self.process.stdin.write(_LENGTH.pack(len(raw)) + raw)
+        else:  # a big message is not copied once more while every connection waits
+            self.process.stdin.write(_LENGTH.pack(len(raw)))
+            self.process.stdin.write(raw)
         return future
 
     async def _read_replies(self) -> None:

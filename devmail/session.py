@@ -112,29 +112,79 @@ class PipelinedSMTP(SMTP):
     async def _read_content(self) -> tuple[bytes, str | None]:
         """The un-stuffed content up to the lone dot, or an error reply once it has all arrived.
 
-        The buffer starts with a CRLF of its own, so an empty message (a dot at once) and a
-        dot-stuffed first line are found like any other line.
+        It reads up to each CRLF-dot-CRLF, so a 20 MB message costs a few hundred reads of the
+        stream's window, not one per line (prose ends many lines in a dot), and each read's
+        lines are measured and un-stuffed as they arrive: nothing at the end walks the whole
+        message again while every other connection waits.
         """
         limit = self.data_size_limit or 0
-        buffer = bytearray(b"\r\n")
+        content = _Content(self.line_length_limit)
         received = 0
-        too_much = False
-        while not buffer.endswith(_END):
+        while not content.ended:
             try:
-                chunk = await self._reader.readuntil(b".\r\n")
+                if content.may_end_with_the_next_byte():
+                    chunk = await self._reader.readexactly(1)
+                else:
+                    chunk = await self._reader.readuntil(_END)
             except asyncio.LimitOverrunError as overrun:
                 chunk = await self._reader.read(overrun.consumed)
             received += len(chunk)
-            buffer += chunk
-            if limit and not too_much and received - 3 > limit:
-                too_much = True
-            if too_much:
-                del buffer[: -len(_END)]  # keep only what can still end the content
-        if too_much or (limit and received - 3 > limit):
+            content.feed(chunk, keep=not limit or received - 3 <= limit)
+        if limit and received - 3 > limit:
             return b"", "552 Error: Too much mail data"
-        content = bytes(buffer[: -len(b".\r\n")])
-        if len(content) > self.line_length_limit and (
-            max(map(len, content.split(b"\r\n"))) + 2 > self.line_length_limit
-        ):
+        if content.too_long:
             return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
-        return content.replace(b"\r\n.", b"\r\n")[2:], None
+        return bytes(content.lines), None
+
+
+class _Content:
+    """DATA's content as it arrives: complete lines un-stuffed into `lines`, each measured.
+
+    `tail` holds what follows the last line end seen, starting with that CRLF (at first a CRLF
+    of its own, standing for the one that ended the DATA command). So an empty message (a dot
+    at once) and a dot-stuffed first line are found like any other line, and the terminator,
+    CRLF-dot-CRLF, is always at the end of `tail` when it has come.
+    """
+
+    def __init__(self, line_limit: int) -> None:
+        self.line_limit = line_limit
+        self.lines = bytearray()
+        self.tail = bytearray(b"\r\n")
+        self.ended = False
+        self.too_long = False
+        self.kept = True  # False once over the size limit: the content is dropped
+
+    def may_end_with_the_next_byte(self) -> bool:
+        """`tail` ends in the start of the terminator, whose rest may not be buffered yet: a
+        read up to the whole terminator would not see it straddle, so read one byte."""
+        return self.tail.endswith((b"\r", b"\r\n", b"\r\n.", b"\r\n.\r"))
+
+    def feed(self, chunk: bytes, *, keep: bool) -> None:
+        tail = self.tail
+        tail += chunk
+        self.ended = tail.endswith(_END)
+        if not keep or not self.kept:
+            self.kept = False
+            self.lines.clear()
+            del tail[: -len(_END)]  # only what can still end the content
+            return
+        if self.ended:
+            self._take(len(tail) - 3, ended=True)  # the CRLF before the dot ends the last line
+            return
+        # A CRLF may straddle the chunk's start, so look one byte before it.
+        last = tail.rfind(b"\r\n", max(1, len(tail) - len(chunk) - 1))
+        if last > 0:
+            self._take(last, ended=False)
+        # The unfinished line is too long already: tail less its CRLF and a CR that may start
+        # the next one, plus the CRLF that will end it.
+        self.too_long = self.too_long or len(tail) - 1 > self.line_limit
+
+    def _take(self, end: int, *, ended: bool) -> None:
+        """Move the lines in tail[:end] (after its leading CRLF) to `lines`, un-stuffed."""
+        done = self.tail[:end]
+        if len(done) > self.line_limit and not self.too_long:
+            self.too_long = max(map(len, done.split(b"\r\n"))) + 2 > self.line_limit
+        self.lines += memoryview(done.replace(b"\r\n.", b"\r\n"))[2:]
+        if not ended:
+            self.lines += b"\r\n"
+        del self.tail[:end]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 from aiosmtpd.smtp import SMTP
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from devmail.session import PipelinedSMTP
 
@@ -135,3 +138,67 @@ SMTP_PATHS = [
 async def test_addresses_read_as_aiosmtpd_reads_them(path: str) -> None:
     session = PipelinedSMTP(object())
     assert session._getaddr(path) == SMTP._getaddr(session, path)
+
+
+async def _read_data(
+    stream: bytes, cuts: list[int], line_limit: int, size_limit: int
+) -> tuple[bytes, str | None, bytes]:
+    """DATA's content read from `stream`, delivered in pieces cut at `cuts`; what is left."""
+    session = PipelinedSMTP(object())  # in the running loop, which aiosmtpd takes as its own
+    session.line_length_limit = line_limit
+    session.data_size_limit = size_limit
+    reader = asyncio.StreamReader(limit=session.line_length_limit)  # as aiosmtpd makes it
+    session._reader = reader
+
+    async def deliver() -> None:
+        edges = [0, *sorted(cuts), len(stream)]
+        for start, end in itertools.pairwise(edges):
+            reader.feed_data(stream[start:end])
+            await asyncio.sleep(0)
+        reader.feed_eof()
+
+    delivery = asyncio.create_task(deliver())
+    content, error = await asyncio.wait_for(session._read_content(), 5)
+    await delivery
+    return content, error, await reader.read()
+
+
+_PIECES = st.sampled_from(
+    [b"a", b".", b"\r", b"\n", b"\r\n", b"\r\n.", b".\r\n", b"b" * 6, b"b" * 30]
+)
+
+
+@settings(max_examples=300, deadline=None)
+# A line at the limit read up to its CR (it is not too long yet), and a CRLF split by a read.
+@example(
+    [b".", b"\n", b".", b".\r\n", b"\r\n", b"b" * 6, b"\r\n", b"\r\n.", b"\r\n.", b".\r\n"],
+    [20, 22, 23],
+    8,
+    0,
+)
+@example([b"\r", b"\r", b"\r\n", b"\r\n", b"\r\n"], [7, 9, 9, 16], 8, 0)
+@given(
+    pieces=st.lists(_PIECES, max_size=40),
+    cuts=st.lists(st.integers(min_value=0, max_value=1200), max_size=12),
+    line_limit=st.sampled_from([8, 40, 1001]),
+    size_limit=st.sampled_from([0, 60, 400]),
+)
+def test_data_reader_agrees_with_the_rules_for_any_content_and_any_reads(
+    pieces: list[bytes], cuts: list[int], line_limit: int, size_limit: int
+) -> None:
+    """What the sender meant comes back, the terminator is found wherever the reads fall
+    (reads stop at CRLF-dot-CRLF, which can straddle two of them), nothing after it is
+    consumed, and the limits are judged as on the whole content sent."""
+    content = b"".join(pieces)
+    if content and not content.endswith(b"\r\n"):
+        content += b"\r\n"
+    sent = (b"\r\n" + content).replace(b"\r\n.", b"\r\n..")[2:]
+    stream = sent + b".\r\nNEXT COMMAND\r\n"
+    got, error, left = asyncio.run(_read_data(stream, cuts, line_limit, size_limit))
+    assert left == b"NEXT COMMAND\r\n"
+    if size_limit and len(sent) > size_limit:
+        assert (got, error) == (b"", "552 Error: Too much mail data")
+    elif any(len(line) + 2 > line_limit for line in sent.split(b"\r\n")):
+        assert (got, error) == (b"", "500 Line too long (see RFC5321 4.5.3.1.6)")
+    else:
+        assert (got, error) == (content, None)

@@ -1,0 +1,74 @@
+"""A big message does not stop devmail's one loop: its content is read, measured, un-stuffed
+and handed to a parser process a window at a time, while other connections keep delivering.
+
+Before, a 20 MB attachment held the loop for about 120 ms at the end of DATA (the whole
+content split into lines, un-stuffed, and copied twice), and prose whose lines end in a dot
+was read one line per call. How a stall is confirmed is in tests/stalls.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from email.message import EmailMessage
+from email.policy import SMTP
+
+import aiosmtplib
+import pytest
+
+from tests.stalls import StallMonitor, confirmed, debug_loop
+
+from .conftest import MakeDevmail, code_mail
+
+MB = 1024 * 1024
+
+
+def _big_attachment() -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@x.test", "big@x.test", "attachment"
+    message.set_content("the export is attached")
+    message.add_attachment(
+        bytes(range(256)) * (20 * MB // 256),
+        maintype="application",
+        subtype="octet-stream",
+        filename="export.bin",
+    )
+    return message.as_bytes(policy=SMTP)  # CRLF, as it goes over the wire
+
+
+def _big_prose() -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@x.test", "prose@x.test", "prose"
+    line = "Every line of this letter ends in a full stop, as prose does.\n"
+    message.set_content(line * (8 * MB // len(line)))
+    return message.as_bytes(policy=SMTP)  # CRLF, as it goes over the wire
+
+
+async def _deliver(port: int, big: list[bytes], small: int) -> None:
+    """On the test's own loop in another thread: only devmail's loop is watched (and the
+    messages are built before it is)."""
+
+    async def one_by_one(messages: list[bytes]) -> None:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60) as smtp:
+            for raw in messages:
+                await smtp.sendmail("a@x.test", ["to@x.test"], raw)
+
+    small_mail = code_mail().as_bytes()
+    await asyncio.gather(one_by_one(big), one_by_one([small_mail] * small))
+
+
+async def test_big_messages_beside_small_ones_never_block_the_loop(
+    make_devmail: MakeDevmail, monitor: StallMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    big = [_big_attachment(), _big_prose()]
+    devmail = await make_devmail(parsers=1)  # as `python -m devmail` on two cores
+    debug_loop()
+    monitor.watched = threading.get_ident()
+    caplog.clear()
+    await asyncio.to_thread(asyncio.run, _deliver(devmail.smtp_port, big, small=200))
+    assert confirmed(monitor, caplog) == []
+    info = await devmail.json("/api/v1/info")
+    assert info["Messages"] == 202
+    listing = await devmail.json("/api/v1/search", query="subject:attachment")
+    (summary,) = listing["messages"]
+    assert summary["Attachments"] == 1 and summary["Size"] == len(big[0])
