@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import urllib.request
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -66,9 +67,18 @@ async def test_big_messages_beside_small_ones_never_block_the_loop(
     monitor.watched = threading.get_ident()
     caplog.clear()
     await asyncio.to_thread(asyncio.run, _deliver(devmail.smtp_port, big, small=200))
-    assert confirmed(monitor, caplog) == []
-    info = await devmail.json("/api/v1/info")
-    assert info["Messages"] == 202
     listing = await devmail.json("/api/v1/search", query="subject:attachment")
     (summary,) = listing["messages"]
     assert summary["Attachments"] == 1 and summary["Size"] == len(big[0])
+    # Downloading the attachment parses the whole message again: beside the loop too.
+    part = devmail.client.make_url(f"/api/v1/message/{summary['ID']}/part/2")
+    attachment = await asyncio.to_thread(_download, str(part))
+    assert attachment == bytes(range(256)) * (20 * MB // 256)
+    assert confirmed(monitor, caplog) == []
+    info = await devmail.json("/api/v1/info")
+    assert info["Messages"] == 202
+
+
+def _download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return response.read()
