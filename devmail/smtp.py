@@ -17,7 +17,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from contract.mailpit import ChaosStage
-from devmail.chaos import Chaos
+from devmail.chaos import Chaos, Verdict
 from devmail.config import Config
 from devmail.message import Envelope as StoredEnvelope
 from devmail.session import PipelinedSMTP
@@ -69,7 +69,7 @@ class CatchAllHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         # The Data stage fires after the whole message arrived: the sender has done all its
         # work and must still treat the mail as not delivered (nothing is stored).
-        verdict = await self._chaos.at("Data")
+        verdict = await _session(server).chaos_at("Data")
         if verdict.action == "drop" and server.transport is not None:
             server.transport.close()
         if verdict.action != "pass":
@@ -101,25 +101,56 @@ class _CountingSMTP(PipelinedSMTP):
         super().__init__(handler, **kwargs)
         self._stats = stats
         self._chaos = chaos
+        self._holding = False  # chaos is holding the answer to a command
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._stats.connected += 1
 
     def eof_received(self) -> bool:
-        # aiosmtpd cancels the session on EOF and keeps the socket half open for it to close.
-        # A client that hangs up before its session task first runs (a port probe, under
-        # uvloop) leaves nothing to close it: the socket stayed open until the 5-minute
-        # timeout. Nothing more can be read, so close it now.
-        super().eof_received()
-        return False
+        """The client has sent all it will (`nc -N host 1025 < session.txt` half-closes).
+
+        aiosmtpd cancelled the session here, dropping the commands already buffered: such a
+        client got no reply and its mail was lost, where other SMTP servers answer every
+        command they received. Now the session reads on to the end of what was sent,
+        replying as usual over the half-open socket, and closes it when it finds nothing
+        more (`handle_exception`). A port probe is closed the same way, once its session
+        has greeted it.
+        """
+        if self._holding:
+            # A client that hangs up while chaos holds its answer gave up on it (a timeout):
+            # the session ends there, and nothing held (a message at Data) is stored.
+            super().eof_received()
+            return False
+        asyncio.StreamReaderProtocol.eof_received(self)  # the reader sees the end
+        return True  # keep the sending half open for the replies (devmail has no STARTTLS)
+
+    async def chaos_at(self, stage: ChaosStage) -> Verdict:
+        """The chaos verdict for `stage`; while it holds the answer (Latency), an EOF from the
+        client ends the session instead of being read as the end of its commands."""
+        self._holding = True
+        try:
+            return await self._chaos.at(stage)
+        finally:
+            self._holding = False
+
+    async def handle_exception(self, error: Exception) -> str:
+        if not isinstance(error, asyncio.IncompleteReadError):
+            return await super().handle_exception(error)
+        # The end of what the client sent, mid-command or mid-DATA: nothing is stored, and
+        # the session ends without a reply to the part it never finished.
+        self.release_replies()
+        if self.transport is not None:
+            self.transport.close()
+        await asyncio.sleep(0)  # the transport reports itself lost, which ends the session
+        return ""
 
     def connection_lost(self, error: Exception | None) -> None:
         self._stats.connected -= 1
         super().connection_lost(error)
 
     async def _faulted(self, stage: ChaosStage) -> bool:
-        verdict = await self._chaos.at(stage)
+        verdict = await self.chaos_at(stage)
         if verdict.action == "pass":
             return False
         self._stats.rejected += 1
@@ -152,9 +183,16 @@ class _CountingSMTP(PipelinedSMTP):
             await super().smtp_RCPT(arg)
 
     async def push(self, status: str) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return  # a reply to a session that has ended goes nowhere
         if status.startswith("552"):
             self._stats.rejected += 1
         await super().push(status)
+
+
+def _session(server: SMTP) -> _CountingSMTP:
+    assert isinstance(server, _CountingSMTP), server
+    return server
 
 
 def accept_any_login(

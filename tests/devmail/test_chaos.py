@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from devmail.__main__ import build_parser, config_from
 
-from .conftest import Devmail, plain_mail
+from .conftest import Devmail, eventually, plain_mail
 
 OFF = {"ErrorCode": 451, "Probability": 0}
 DEFAULT = {
@@ -115,6 +116,20 @@ async def test_latency_is_added_at_the_chosen_stage(devmail: Devmail) -> None:
     await devmail.send(plain_mail())
     assert time.monotonic() - started < 0.4
     assert await stored(devmail) == 2
+
+
+async def test_a_client_that_gives_up_on_a_held_answer_leaves_nothing_stored(
+    devmail: Devmail,
+) -> None:
+    """Latency at Data holds the answer; a client that times out and hangs up meanwhile has
+    given up on the mail, as a relay does before retrying. (A client that hangs up without
+    chaos holding anything still gets every reply: tests/devmail/test_smtp_wire.py.)"""
+    await put_chaos(devmail, {"Latency": {"Stage": "Data", "Milliseconds": 800}})
+    with pytest.raises(aiosmtplib.SMTPTimeoutError):
+        await devmail.send(plain_mail(), timeout=0.2)
+    assert await eventually(lambda: devmail.server.stats.connected == 0)
+    await asyncio.sleep(1)  # past the held answer: a message stored late would show now
+    assert await stored(devmail) == 0
 
 
 async def outcomes(devmail: Devmail, count: int) -> list[bool]:

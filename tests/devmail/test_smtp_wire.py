@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import SMTP
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from devmail.session import PipelinedSMTP
 
-from .conftest import Devmail, MakeDevmail
+from .conftest import Devmail, MakeDevmail, eventually
 
 
 async def _replies(reader: asyncio.StreamReader, count: int) -> list[bytes]:
@@ -110,6 +111,51 @@ async def test_too_much_data_split_over_many_reads_is_refused(make_devmail: Make
     assert replies[3].startswith(b"552")
     assert [r[:3] for r in replies[4:]] == [b"250", b"250", b"354", b"250", b"221"]
     assert await _raw(devmail, "fits@wire.test") == big[:80_000]
+
+
+async def _half_closed(port: int, script: bytes) -> list[bytes]:
+    """Send the whole session in one write and half-close, as `nc -N host port < file` does;
+    every reply line until devmail closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(script)
+        writer.write_eof()
+        received = await asyncio.wait_for(reader.read(), 10)  # up to devmail's close
+    finally:
+        writer.close()
+    return received.splitlines()
+
+
+@pytest.mark.parametrize("kept_on_disk", [False, True], ids=["memory", "db"])
+async def test_a_client_that_half_closes_gets_every_reply_and_its_mail_is_kept(
+    make_devmail: MakeDevmail, tmp_path: Path, kept_on_disk: bool
+) -> None:
+    """aiosmtpd cancelled the session on EOF. Whatever it had not finished by then (with
+    --db, storing the mail: the write goes to a thread) got no reply, and the mail was lost."""
+    devmail = await make_devmail(db_path=str(tmp_path / "mail.db") if kept_on_disk else None)
+    body = b"Subject: half\r\n\r\ncode 123456\r\n.\r\n"
+    lines = await _half_closed(devmail.smtp_port, b"EHLO nc\r\n" + _envelope("h@nc.test") + body)
+    codes = [line[:3] for line in lines if line[3:4] != b"-"]
+    assert codes == [b"220", b"250", b"250", b"250", b"354", b"250"], lines
+    assert await _raw(devmail, "h@nc.test") == b"Subject: half\r\n\r\ncode 123456\r\n"
+
+
+async def test_a_port_probe_is_greeted_and_closed(devmail: Devmail) -> None:
+    assert await _half_closed(devmail.smtp_port, b"") == [b"220 devmail.localhost devmail"]
+
+
+async def test_a_client_that_stops_mid_message_is_closed_and_nothing_is_kept(
+    devmail: Devmail,
+) -> None:
+    script = b"EHLO nc\r\n" + _envelope("cut@nc.test") + b"Subject: cut\r\n\r\nco"
+    lines = await _half_closed(devmail.smtp_port, script)
+    assert lines[-1].startswith(b"354"), lines  # nothing is said about the unfinished part
+    info = await devmail.json("/api/v1/info")
+    assert info["Messages"] == 0
+    # The session is over, not waiting for the 5-minute timeout, and devmail serves on.
+    assert await eventually(lambda: devmail.server.stats.connected == 0)
+    _, replies = await _converse(devmail.smtp_port, b"QUIT\r\n", 1)
+    assert replies == [b"221 Bye\r\n"]
 
 
 SMTP_PATHS = [
