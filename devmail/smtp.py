@@ -47,10 +47,11 @@ class SmtpStats:
 class CatchAllHandler:
     """aiosmtpd handler: every message that reaches DATA is stored, byte for byte."""
 
-    def __init__(self, store: Store, stats: SmtpStats, chaos: Chaos) -> None:
+    def __init__(self, store: Store, stats: SmtpStats, chaos: Chaos, *, offers_auth: bool) -> None:
         self._store = store
         self._stats = stats
         self._chaos = chaos
+        self._offers_auth = offers_auth
 
     async def handle_EHLO(
         self,
@@ -64,7 +65,11 @@ class CatchAllHandler:
         client may send MAIL, RCPT and DATA (and the content with the next envelope) in one
         write, and a message costs one round trip instead of four."""
         session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        # aiosmtpd lists AUTH whenever it need not wait for TLS, authenticator or not.
+        offered = [
+            line for line in responses[:-1] if self._offers_auth or not line.startswith("250-AUTH")
+        ]
+        return [*offered, "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         # The Data stage fires after the whole message arrived: the sender has done all its
@@ -97,10 +102,13 @@ class _CountingSMTP(PipelinedSMTP):
     never reaches aiosmtpd's own handling, so the envelope is left as it was.
     """
 
-    def __init__(self, handler: Any, *, stats: SmtpStats, chaos: Chaos, **kwargs: Any) -> None:
+    def __init__(
+        self, handler: Any, *, stats: SmtpStats, chaos: Chaos, offers_auth: bool, **kwargs: Any
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._stats = stats
         self._chaos = chaos
+        self._offers_auth = offers_auth
         self._holding = False  # chaos is holding the answer to a command
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -169,7 +177,11 @@ class _CountingSMTP(PipelinedSMTP):
 
     @functools.wraps(SMTP.smtp_AUTH)  # keeps aiosmtpd's HELP text for the verb
     async def smtp_AUTH(self, arg: str) -> None:
-        if not await self._faulted("Authentication"):
+        if not self._offers_auth:
+            # Without --auth, aiosmtpd went on to its deprecated login hooks, which failed
+            # with a 500 quoting a TypeError.
+            await self.push("502 5.5.1 AUTH is off: start devmail with --auth to offer it")
+        elif not await self._faulted("Authentication"):
             await super().smtp_AUTH(arg)
 
     @functools.wraps(SMTP.smtp_MAIL)  # keeps aiosmtpd's HELP text for the verb
@@ -222,7 +234,7 @@ class SmtpServer:
 
 
 async def start_smtp(config: Config, store: Store, stats: SmtpStats, chaos: Chaos) -> SmtpServer:
-    handler = CatchAllHandler(store, stats, chaos)
+    handler = CatchAllHandler(store, stats, chaos, offers_auth=config.auth)
     sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def make_session() -> SMTP:
@@ -230,6 +242,7 @@ async def start_smtp(config: Config, store: Store, stats: SmtpStats, chaos: Chao
             handler,
             stats=stats,
             chaos=chaos,
+            offers_auth=config.auth,
             data_size_limit=config.max_message_bytes or None,
             enable_SMTPUTF8=True,
             decode_data=False,

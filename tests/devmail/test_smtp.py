@@ -147,10 +147,26 @@ async def test_auth_accepts_any_credentials(make_devmail: MakeDevmail) -> None:
     assert subjects == ["sync", "aio"]
 
 
-async def test_without_auth_flag_auth_is_not_offered(devmail: Devmail) -> None:
-    with pytest.raises(aiosmtplib.SMTPException):
+async def test_without_auth_flag_auth_is_not_offered(
+    devmail: Devmail, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiosmtpd listed AUTH anyway, and a login failed with a 500 quoting a TypeError."""
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=devmail.smtp_port) as smtp:
+        assert smtp.supports_extension("pipelining")
+        assert not smtp.supports_extension("auth")
+        code, message = await smtp.execute_command(b"AUTH", b"PLAIN", b"AHdobwBldmVy")
+        assert code == 502 and "--auth" in message, message
+    with pytest.raises(aiosmtplib.SMTPException, match="AUTH"):
         await devmail.send(plain_mail(), username="who", password="ever")
     assert (await devmail.json("/api/v1/info"))["Messages"] == 0
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
+
+
+async def test_with_auth_flag_auth_is_offered(make_devmail: MakeDevmail) -> None:
+    devmail = await make_devmail(auth=True)
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=devmail.smtp_port) as smtp:
+        assert smtp.supports_extension("auth")
+        assert set(smtp.server_auth_methods) == {"plain", "login"}
 
 
 async def test_envelope_mismatch(devmail: Devmail) -> None:
