@@ -10,6 +10,7 @@ line of content (5%). Replies and errors stay exactly aiosmtpd's.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 
@@ -58,6 +59,7 @@ class PipelinedSMTP(SMTP):
         buffered = getattr(self._reader, "_buffer", None)
         return buffered is not None and b"\n" in buffered
 
+    @functools.wraps(SMTP.smtp_QUIT)  # keeps aiosmtpd's HELP text for the verb
     async def smtp_QUIT(self, arg: str) -> None:
         self.release_replies()
         await super().smtp_QUIT(arg)
@@ -76,13 +78,14 @@ class PipelinedSMTP(SMTP):
             return None, None
         return address, rest.lstrip(" ")
 
+    @functools.wraps(SMTP.smtp_DATA)  # keeps aiosmtpd's HELP text for the verb
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA, reading the content in a few large reads instead of line by line.
 
         aiosmtpd awaits one `readuntil` per line and joins them (5% of devmail's samples under
-        ingest; a third as many this way): this reads up to each ".\r\n" and checks the
-        ending, with the same replies for too much data (552) and too long a line (500) and the
-        same un-stuffing.
+        ingest; a third as many this way): this reads up to each CRLF-dot-CRLF, with the same
+        replies for too much data (552) and too long a line (500) and the same un-stuffing.
+        (`functools.wraps` gives the method aiosmtpd's docstring and HELP text.)
         """
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return

@@ -158,6 +158,14 @@ async def test_a_client_that_stops_mid_message_is_closed_and_nothing_is_kept(
     assert replies == [b"221 Bye\r\n"]
 
 
+async def test_help_names_every_verb_including_the_ones_devmail_rewrote(devmail: Devmail) -> None:
+    """HELP lists the verbs that carry aiosmtpd's syntax text: DATA and QUIT had lost it."""
+    _, replies = await _converse(devmail.smtp_port, b"HELP\r\nHELP DATA\r\nHELP QUIT\r\n", 3)
+    verbs = replies[0].decode().removeprefix("250 Supported commands: ").split()
+    assert {"DATA", "QUIT", "MAIL", "RCPT", "EHLO"} <= set(verbs), replies
+    assert replies[1:] == [b"250 Syntax: DATA\r\n", b"250 Syntax: QUIT\r\n"]
+
+
 SMTP_PATHS = [
     "<a@b.test>",
     "<a@b.test> SIZE=1000 BODY=8BITMIME",
