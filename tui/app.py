@@ -281,10 +281,11 @@ class AcctkitApp(App[None]):
                             nested.active = str(node.id)
                 self.set_focus(target)
                 return
-        # Fields and controls first, not the scrollable containers that hold them.
+        # A field first, else a list (arrow keys move it at once: on the Mailbox tab they used
+        # to land on its first button), else a button; never the containers that hold them.
         shown = [w for w in pane.query("*") if w.focusable and w is not pane and _shown(w, pane)]
-        controls = [w for w in shown if isinstance(w, Input | Button | DataTable)]
-        target = (controls or shown or [None])[0]
+        ranked = [[w for w in shown if isinstance(w, kind)] for kind in (Input, DataTable, Button)]
+        target = next((group[0] for group in (*ranked, shown) if group), None)
         if target is not None:
             self.set_focus(target)
 

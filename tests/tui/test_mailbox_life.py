@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import aiohttp
+import aiosmtplib
 import pytest
 from textual.widgets import ContentSwitcher, Static
 
@@ -182,3 +183,23 @@ async def start_signup(accounts: str, username: str) -> str:
     ):
         assert response.status == 202, await response.text()
         return str((await response.json())["signup_id"])
+
+
+async def test_f6_puts_the_keyboard_on_the_mail_list(tui: Any, devmail: Devmail) -> None:
+    """The tab's first button took the focus, so Down after F6 did nothing."""
+    for n in range(3):
+        await aiosmtplib.send(
+            f"Subject: mail {n}\r\n\r\ncode 12345{n}\r\n",
+            sender="a@x.test",
+            recipients=[f"r{n}@x.test"],
+            hostname="127.0.0.1",
+            port=devmail.smtp_port,
+        )
+    async with tui(size=(80, 24)) as (app, pilot):
+        table = app.query_one(MailTable)
+        await until(pilot, lambda: len(table.mails) == 3, "three mails listed")
+        await pilot.press("f6")
+        await until(pilot, lambda: app.focused is table, "the list focused")
+        await pilot.press("down", "down")
+        await until(pilot, lambda: table.cursor_row == 2, "the cursor two rows down")
+        assert table.selected is not None and table.selected.id == mail_rows(app)[2].id
