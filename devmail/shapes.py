@@ -78,7 +78,9 @@ def headers(found: Summary) -> dict[str, list[str]]:
     return result
 
 
-def message(found: Summary) -> mailpit.Message:
+def message(found: Summary, headers: dict[str, list[str]]) -> mailpit.Message:
+    """The whole message; `headers` as `headers(found)` gives them (the caller decides where
+    that work runs)."""
     stored = found.message
     p = stored.parsed
     short = summary(found)
@@ -101,7 +103,7 @@ def message(found: Summary) -> mailpit.Message:
         Snippet=short.Snippet,
         Attachments=[attachment(a) for a in p.attachments],
         Inline=[attachment(a) for a in p.inline],
-        Headers=headers(found),
+        Headers=headers,
         Tags=short.Tags,
         Seq=short.Seq,
         Envelope=short.Envelope,

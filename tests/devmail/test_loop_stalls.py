@@ -9,6 +9,7 @@ was read one line per call. How a stall is confirmed is in tests/stalls.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import urllib.request
 from email.message import EmailMessage
@@ -19,7 +20,7 @@ import pytest
 
 from tests.stalls import StallMonitor, confirmed, debug_loop
 
-from .conftest import MakeDevmail, code_mail
+from .conftest import Devmail, MakeDevmail, code_mail
 
 MB = 1024 * 1024
 
@@ -82,3 +83,27 @@ async def test_big_messages_beside_small_ones_never_block_the_loop(
 def _download(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=60) as response:
         return response.read()
+
+
+def _many_headers(count: int) -> bytes:
+    head = b"From: a@x.test\r\nTo: many@x.test\r\nSubject: many headers\r\n"
+    extra = b"".join(b"X-H%d: =?utf-8?q?v=C3=A9_%d?=\r\n" % (n, n) for n in range(count))
+    return head + extra + b"\r\ncode 123456\r\n"
+
+
+async def test_reading_a_message_with_thousands_of_headers_never_blocks_the_loop(
+    devmail: Devmail, monitor: StallMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Headers are decoded on first read: 100,000 of them held the loop for 3.5 s."""
+    await devmail.send(_many_headers(20_000), recipients=["many@x.test"])
+    (found,) = (await devmail.json("/api/v1/messages"))["messages"]
+    debug_loop()
+    monitor.watched = threading.get_ident()
+    caplog.clear()
+    base = str(devmail.client.make_url(f"/api/v1/message/{found['ID']}"))
+    message, headers = await asyncio.to_thread(
+        lambda: (json.loads(_download(base)), json.loads(_download(base + "/headers")))
+    )
+    assert confirmed(monitor, caplog) == []
+    assert message["Headers"] == headers
+    assert headers["X-H19999"] == ["vé 19999"] and len(headers) == 20_000 + 3
