@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from devmail.codes import scan_html
 from devmail.parse import ParsedMessage
 
 
@@ -94,6 +93,6 @@ def search_fields(stored: Stored) -> dict[str, str]:
         "flow": p.flow or "",
         "ref": p.ref or "",
     }
-    bodies = [p.text, scan_html(p.html).text if p.html else "", " ".join(p.codes)]
+    bodies = [p.text, p.html_text, " ".join(p.codes)]
     fields["text"] = "\n".join([*fields.values(), *bodies])
     return {name: value.casefold() for name, value in fields.items()}

@@ -73,6 +73,9 @@ class ParsedMessage:
     request_id: str | None = None
     # The text and HTML parts carry different codes or links: which one did the person read?
     parts_mismatch: bool = False
+    # What the HTML part shows as text, for search: scanning a big HTML part costs seconds,
+    # so it is done once, here, not on the loop at the first search.
+    html_text: str = ""
 
     @cached_property
     def headers(self) -> tuple[tuple[str, str], ...]:
@@ -184,6 +187,7 @@ def parse(raw: bytes) -> ParsedMessage:
         request_id=_header_text(top, REQUEST_ID_HEADER).strip() or None,
         parts_mismatch=bool(text and html)
         and (set(text_codes) != set(html_codes) or set(text_links) != set(html_links)),
+        html_text=html_view.text,
     )
 
 
