@@ -3,13 +3,14 @@ answered 400 (with a problem document) for hostile input, and nothing is changed
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
 from typing import Any
 
 import pytest
+
+from tests.wire import MALFORMED_KINDS, malformed_request, malformed_request_answer
 
 from .conftest import Devmail, code_mail
 
@@ -203,36 +204,23 @@ async def test_generated_query_parameters_never_get_a_5xx(devmail: Devmail) -> N
         assert response.status < 500, (params, await response.text())
 
 
-@pytest.mark.parametrize(
-    ("request_bytes", "about"),
-    [
-        (b"GET /api/v1/info HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01SECRET\r\n\r\n", "HTTP"),
-        (b"GET /api/v1/\x01SECRET HTTP/1.1\r\nHost: x\r\n\r\n", "URL"),
-        (b"DELETE /api/v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: SECRET\r\n\r\n", "HTTP"),
-        (b"GET /api/v1/info HTTP/1.1\r\nHost: x\r\nX-Long: " + b"S" * 70_000 + b"\r\n\r\n", "long"),
-        (b"\x16\x03\x01SECRET\r\n\r\n", "method"),  # TLS to the plain port
-    ],
+_MALFORMED_ABOUT = dict(
+    zip(MALFORMED_KINDS, ("framing", "URL", "framing", "too long", "method"), strict=True)
 )
+
+
+@pytest.mark.parametrize("kind", MALFORMED_KINDS)
 async def test_malformed_http_is_a_problem_document_and_one_quiet_log_line(
-    devmail: Devmail, caplog: pytest.LogCaptureFixture, request_bytes: bytes, about: str
+    devmail: Devmail, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
     """aiohttp answered these in plain text quoting the refused bytes, and logged a traceback
     quoting them again."""
     await devmail.send(code_mail())
     caplog.set_level(logging.DEBUG, logger="aiohttp.server")
     client = devmail.client
-    reader, writer = await asyncio.open_connection(client.host, client.port)
-    writer.write(request_bytes)
-    await writer.drain()
-    response = await reader.read()
-    writer.close()
-    head, _, body = response.partition(b"\r\n\r\n")
-    assert head.split(b" ", 2)[1] == b"400", head
-    assert b"content-type: application/problem+json" in head.lower(), head
-    document = json.loads(body)
-    assert document["status"] == 400 and document["code"] == "malformed_request"
-    assert about in document["detail"], document
-    assert b"SECRET" not in body and b"\\x" not in body
+    request = malformed_request(kind, "/api/v1/info", "/api/v1/messages")
+    document = await malformed_request_answer(client.host, client.port, request)
+    assert _MALFORMED_ABOUT[kind] in document["detail"], document
     assert caplog.records, "the refusal is logged"
     for record in caplog.records:
         assert record.exc_info is None and "SECRET" not in record.getMessage()

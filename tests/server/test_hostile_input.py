@@ -14,6 +14,7 @@ import pytest
 from server.keys import CONTEXT
 from tests.conftest import Inbox
 from tests.server.support import PASSWORD, problem, sign_up
+from tests.wire import MALFORMED_KINDS, malformed_request, malformed_request_answer
 
 JSON = {"Content-Type": "application/json"}
 
@@ -294,29 +295,18 @@ async def test_a_token_that_is_not_ascii_is_401_not_500(client, path: str, token
     assert b"token_invalid" in response
 
 
-@pytest.mark.parametrize(
-    ("request_bytes", "detail"),
-    [
-        (b"GET /api/me/ HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01SECRET\r\n\r\n", "not valid HTTP"),
-        (b"GET /api/me/\x01SECRET HTTP/1.1\r\nHost: x\r\n\r\n", "The request"),
-        (b"POST /api/token/ HTTP/1.1\r\nHost: x\r\nContent-Length: SECRET\r\n\r\n", "not valid"),
-        (b"GET /api/me/ HTTP/1.1\r\nHost: x\r\nX-Long: " + b"S" * 70_000 + b"\r\n\r\n", "long"),
-        (b"\x16\x03\x01SECRET\r\n\r\n", "method"),  # TLS to the plain port
-    ],
+_MALFORMED_DETAIL = dict(
+    zip(
+        MALFORMED_KINDS,
+        ("not valid HTTP", "URL", "not valid HTTP", "too long", "method"),
+        strict=True,
+    )
 )
-async def test_malformed_http_is_a_problem_document_that_quotes_nothing(
-    client, request_bytes: bytes, detail: str
-) -> None:
+
+
+@pytest.mark.parametrize("kind", MALFORMED_KINDS)
+async def test_malformed_http_is_a_problem_document_that_quotes_nothing(client, kind: str) -> None:
     """aiohttp answered these itself, in plain text that quoted the refused bytes back."""
-    reader, writer = await asyncio.open_connection(client.host, client.port)
-    writer.write(request_bytes)
-    await writer.drain()
-    response = await reader.read()
-    writer.close()
-    head, _, body = response.partition(b"\r\n\r\n")
-    assert head.split(b" ", 2)[1] == b"400", head
-    assert b"content-type: application/problem+json" in head.lower(), head
-    document = json.loads(body)
-    assert document["status"] == 400 and document["code"] == "malformed_request"
-    assert detail in document["detail"], document
-    assert b"SECRET" not in body and b"\\x" not in body
+    request = malformed_request(kind, "/api/me/", "/api/token/")
+    document = await malformed_request_answer(client.host, client.port, request)
+    assert _MALFORMED_DETAIL[kind] in document["detail"], document
