@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import quote
 
+import msgspec
 from aiohttp import web
 
 from contract import mailpit
@@ -13,6 +14,7 @@ from devmail.message import Summary
 from devmail.params import int_param, query_param, resolve, search_query
 from devmail.parse import part_bytes
 from devmail.problems import Problem, json_response, read_body
+from devmail.search import Query
 from devmail.server import DEVMAIL_KEY
 from devmail.store import Store
 
@@ -27,31 +29,39 @@ async def _named(request: web.Request) -> Summary:
     return await resolve(request, _store(request), request.match_info["id"])
 
 
-def _listing(request: web.Request, summaries: list[Summary]) -> web.Response:
+# A page longer than this is shaped and encoded beside the loop (10,000 summaries: 0.2 s).
+_LONG_PAGE = 500
+
+
+async def _listing(request: web.Request, query: Query | None) -> web.Response:
     store = _store(request)
     start = int_param(request, "start", 0)
     limit = int_param(request, "limit", DEFAULT_LIMIT)
-    page = summaries[start : start + limit]
-    return json_response(
-        mailpit.Messages(
-            total=len(store),
-            unread=store.unread,
-            count=len(page),
-            messages_count=len(summaries),
-            messages_unread=sum(1 for s in summaries if not s.read),
+    page = await store.page(query, start, limit)
+    counts = {"total": len(store), "unread": store.unread, "tags": list(store.tag_counts())}
+
+    def listing() -> mailpit.Messages:  # reads only the page's snapshots and the counts
+        return mailpit.Messages(
+            **counts,
+            count=len(page.summaries),
+            messages_count=page.matched,
+            messages_unread=page.matched_unread,
             start=start,
-            tags=list(store.tag_counts()),
-            messages=[shapes.summary(s) for s in page],
+            messages=[shapes.summary(s) for s in page.summaries],
         )
-    )
+
+    if len(page.summaries) <= _LONG_PAGE:
+        return json_response(listing())
+    body = await asyncio.to_thread(lambda: msgspec.json.encode(listing()))
+    return web.Response(body=body, content_type="application/json")
 
 
 async def list_messages(request: web.Request) -> web.Response:
-    return _listing(request, _store(request).summaries())
+    return await _listing(request, None)
 
 
 async def search_messages(request: web.Request) -> web.Response:
-    return _listing(request, _store(request).summaries(query_param(request)))
+    return await _listing(request, query_param(request))
 
 
 async def delete_search(request: web.Request) -> web.Response:
@@ -62,7 +72,7 @@ async def delete_search(request: web.Request) -> web.Response:
         raise Problem(
             400, "invalid_query", "a query is required; DELETE /api/v1/messages clears all"
         )
-    await store.delete([s.message.id for s in store.summaries(query)])
+    await store.delete([s.id for s in await store.found(query)])
     return web.Response(text="ok")
 
 
@@ -84,7 +94,7 @@ async def set_read(request: web.Request) -> web.Response:
     ids = body.IDs or None
     if ids is None and body.Search:
         query = search_query(body.Search)
-        ids = [s.message.id for s in store.summaries(query)]
+        ids = [s.id for s in await store.found(query)]
     await store.set_read(ids, body.Read)
     return web.Response(text="ok")
 

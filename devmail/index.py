@@ -78,15 +78,20 @@ class Index:
             self._tags.get(stored.id, ()),
         )
 
-    def matches(self, query: Query, summary: Summary) -> bool:
-        flags = {"read" if summary.read else "unread"}
-        flags.add("superseded" if summary.superseded else "current")
-        message_id = summary.message.id
+    def matches(self, query: Query, stored: Stored) -> bool:
+        """Whether `query` finds the message (read from the index: no Summary is built)."""
+        message_id = stored.id
+        flags = frozenset(
+            (
+                "read" if message_id in self._read else "unread",
+                "current" if self.superseded_by(stored) is None else "superseded",
+            )
+        )
         fields = self._search.get(message_id)
         if fields is None:
-            fields = self._search[message_id] = search_fields(summary.message)
-        tags = frozenset(tag.casefold() for tag in summary.tags)
-        return query.matches(fields, frozenset(flags), tags)
+            fields = self._search[message_id] = search_fields(stored)
+        tags = frozenset(tag.casefold() for tag in self._tags.get(message_id, ()))
+        return query.matches(fields, flags, tags)
 
     def seq_of(self, message_id: str) -> int | None:
         """Also answers for deleted messages, so `after=` survives a clean-up between tests."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any, TypeVar
 
 from devmail.database import Database
@@ -29,6 +30,17 @@ _T = TypeVar("_T")
 # Parsing a large message takes long enough to stall other connections; small ones are
 # cheaper to parse in place than to hand to a thread.
 INLINE_PARSE_LIMIT = 256 * 1024
+
+
+_DROP_BATCH = 1000  # messages removed from the index in one step of the loop
+_SCAN_BATCH = 1000  # messages a search looks at in one step of the loop
+
+
+@dataclass(frozen=True)
+class Page:
+    summaries: list[Summary]  # the requested window, newest first
+    matched: int  # every message the query found
+    matched_unread: int
 
 
 @dataclass
@@ -126,20 +138,46 @@ class Store:
         stored = self._index.get(message_id)
         return None if stored is None else self._index.summary(stored)
 
-    def summaries(self, query: Query | None = None) -> list[Summary]:
-        """Newest first."""
-        found = (self._index.summary(s) for s in self._index.newest_first())
+    async def found(self, query: Query | None = None) -> list[Stored]:
+        """The messages `query` finds (all without one), newest first.
+
+        A search looks at every message, and the first search after mail arrived works out
+        its search text too (60 ms for 10,000 messages): the loop serves others after each
+        1,000. Messages deleted meanwhile are left out.
+        """
+        index = self._index
         if query is None or not query.terms:
-            return list(found)
-        return [s for s in found if self._index.matches(query, s)]
+            return list(index.newest_first())
+        snapshot = list(index.newest_first())
+        found: list[Stored] = []
+        for first in range(0, len(snapshot), _SCAN_BATCH):
+            if first:
+                await asyncio.sleep(0)
+            batch = snapshot[first : first + _SCAN_BATCH]
+            found += (s for s in batch if s.id in index and index.matches(query, s))
+        return found
+
+    async def page(self, query: Query | None, start: int, limit: int) -> Page:
+        """One page of what `query` finds, with the counts a listing shows.
+
+        Only the page's summaries are built: listing the newest 50 of 10,000 messages built
+        all 10,000 and took 25-65 ms, in which SMTP and every other request waited.
+        """
+        index = self._index
+        if query is None or not query.terms:
+            window = islice(index.newest_first(), start, start + limit)
+            return Page([index.summary(s) for s in window], len(index), index.unread)
+        found = [s for s in await self.found(query) if s.id in index]
+        window = [index.summary(s) for s in found[start : start + limit]]
+        unread = sum(not index.is_read(s.id) for s in found)
+        return Page(window, len(found), unread)
 
     def latest(self, query: Query | None, after_seq: int = 0) -> Summary | None:
         for stored in self._index.newest_first():
             if stored.seq <= after_seq:
                 return None
-            summary = self._index.summary(stored)
-            if query is None or self._index.matches(query, summary):
-                return summary
+            if query is None or self._index.matches(query, stored):
+                return self._index.summary(stored)
         return None
 
     def seq_of(self, message_id: str) -> int | None:
@@ -306,9 +344,14 @@ class Store:
                 return 0
             if self._db is not None:
                 await self._in_db(self._db.delete, targets)
-            events = self._drop(targets)
-            self.counters.deleted += len(targets)
-            await self._publish(events)
+            # In batches, letting the loop serve others between them: emptying a mailbox of
+            # 10,000 messages held it for 120 ms in one piece.
+            for first in range(0, len(targets), _DROP_BATCH):
+                batch = targets[first : first + _DROP_BATCH]
+                events = self._drop(batch)
+                self.counters.deleted += len(batch)
+                await self._publish(events)
+                await asyncio.sleep(0)
             return len(targets)
 
     # --- internals --------------------------------------------------------------------------

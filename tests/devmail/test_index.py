@@ -31,7 +31,7 @@ def test_what_the_index_holds_is_bounded_by_retention() -> None:
             index.remove(message_id)
         index.insert(stored, tags=("t",))
         index.raw[stored.id] = b"x"
-        assert index.matches(query, index.summary(stored))
+        assert index.matches(query, stored)
         index.set_read(stored.id, True)
     assert len(index) == 100 and index.unread == 0
     assert len(index.raw) == len(index._search) == len(index._tags) == len(index._read) == 100

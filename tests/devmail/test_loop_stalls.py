@@ -15,10 +15,12 @@ import threading
 import urllib.request
 from email.message import EmailMessage
 from email.policy import SMTP
+from typing import Any
 
 import aiosmtplib
 import pytest
 
+from devmail.message import Envelope
 from tests.stalls import StallMonitor, confirmed, debug_loop
 
 from .conftest import Devmail, MakeDevmail, code_mail
@@ -155,3 +157,47 @@ async def test_sending_a_big_mail_over_http_never_blocks_the_loop(
         _download, str(devmail.client.make_url(f"/api/v1/message/{answer['ID']}/part/2"))
     )
     assert part == content
+
+
+async def test_a_full_mailbox_is_listed_searched_and_emptied_without_blocking_the_loop(
+    devmail: Devmail, monitor: StallMonitor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """10,000 messages (the default --max): listing the newest 50 built all 10,000 summaries,
+    a page of all of them was shaped on the loop (0.2 s), and emptying the mailbox removed
+    them in one step (0.12 s)."""
+    store = devmail.server.store
+    template = "From: a@x.test\r\nTo: r{n}@x.test\r\nSubject: mail {n}\r\n\r\ncode {n:06d}\r\n"
+    for n in range(10_000):
+        await store.add(template.format(n=n).encode(), Envelope("a@x.test", (f"r{n}@x.test",)))
+    await asyncio.sleep(0)  # storing never waited: end this step before the watch begins
+    debug_loop()
+    monitor.watched = threading.get_ident()
+    caplog.clear()
+
+    def read(path: str, method: str = "GET", body: object = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        url = str(devmail.client.make_url(path))
+        headers = {"Content-Type": "application/json"}
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = response.read()
+            return json.loads(body) if method == "GET" else body
+
+    def session() -> list[Any]:
+        return [
+            read("/api/v1/messages"),
+            read("/api/v1/search?query=subject:mail&start=100&limit=10"),
+            read("/api/v1/messages?limit=10000"),
+            read("/api/v1/messages", "PUT", {"Read": True}),
+            read("/api/v1/messages", "DELETE", {}),
+        ]
+
+    newest, searched, everything, marked, emptied = await asyncio.to_thread(session)
+    assert confirmed(monitor, caplog) == []
+    assert (newest["messages_count"], newest["count"]) == (10_000, 50)
+    assert newest["messages"][0]["Subject"] == "mail 9999"
+    assert (searched["messages_count"], searched["messages_unread"]) == (10_000, 10_000)
+    assert [m["Subject"] for m in searched["messages"]] == [f"mail {9899 - n}" for n in range(10)]
+    assert len(everything["messages"]) == 10_000
+    assert (marked, emptied) == (b"ok", b"ok")
+    assert len(store) == 0
