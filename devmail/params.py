@@ -98,7 +98,7 @@ async def resolve(request: web.Request, store: Store, message_id: str) -> Summar
     if seconds > 0:
         latest = await store.wait_latest(query, after_seq, seconds)
     else:
-        latest = store.latest(query, after_seq)
+        latest = await store.newest(query, after_seq)
     if latest is None and store.released:
         raise Problem(503, "shutting_down", "devmail is shutting down")
     if latest is None:

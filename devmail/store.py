@@ -173,12 +173,38 @@ class Store:
         return Page(window, len(found), unread)
 
     def latest(self, query: Query | None, after_seq: int = 0) -> Summary | None:
+        """The newest match with seq > after_seq, looked for in one step (for a few messages)."""
         for stored in self._index.newest_first():
             if stored.seq <= after_seq:
                 return None
             if query is None or self._index.matches(query, stored):
                 return self._index.summary(stored)
         return None
+
+    async def newest(self, query: Query | None, after_seq: int = 0) -> Summary | None:
+        """`latest` over the whole mailbox, 1,000 messages per step of the loop: a query that
+        matches nothing (a test waiting for mail not sent yet) looked at all 10,000 at once.
+        Whatever arrives during the look is looked at last, before the answer."""
+        index = self._index
+        top = self._last_seq
+        snapshot = list(index.newest_first())
+        found: Stored | None = None
+        for first in range(0, len(snapshot), _SCAN_BATCH):
+            if first:
+                await asyncio.sleep(0)
+            for stored in snapshot[first : first + _SCAN_BATCH]:
+                if stored.seq <= after_seq:
+                    break
+                if stored.id in index and (query is None or index.matches(query, stored)):
+                    found = stored
+                    break
+            else:
+                continue
+            break
+        newer = self.latest(query, max(after_seq, top))
+        if newer is not None:
+            return newer
+        return index.summary(found) if found is not None else None
 
     def seq_of(self, message_id: str) -> int | None:
         return self._index.seq_of(message_id)
@@ -200,8 +226,12 @@ class Store:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
+        found = await self.newest(query, after_seq)
+        if found is not None or self._closed:
+            return found
+        after_seq = max(after_seq, self._last_seq)  # everything up to here was looked at
         async with self._changed:
-            found = self.latest(query, after_seq)
+            found = self.latest(query, after_seq)  # what came while the lock was taken
             if found is not None or self._closed:
                 return found
             self._waiting += 1

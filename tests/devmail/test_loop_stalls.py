@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import threading
+import urllib.error
 import urllib.request
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -162,9 +163,9 @@ async def test_sending_a_big_mail_over_http_never_blocks_the_loop(
 async def test_a_full_mailbox_is_listed_searched_and_emptied_without_blocking_the_loop(
     devmail: Devmail, monitor: StallMonitor, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """10,000 messages (the default --max): listing the newest 50 built all 10,000 summaries,
-    a page of all of them was shaped on the loop (0.2 s), and emptying the mailbox removed
-    them in one step (0.12 s)."""
+    """10,000 messages (the default --max): waiting for a mail that is not there looked at all
+    of them at once, listing the newest 50 built all 10,000 summaries, a page of all of them
+    was shaped on the loop (0.2 s), and emptying the mailbox removed them in one step."""
     store = devmail.server.store
     template = "From: a@x.test\r\nTo: r{n}@x.test\r\nSubject: mail {n}\r\n\r\ncode {n:06d}\r\n"
     for n in range(10_000):
@@ -183,8 +184,17 @@ async def test_a_full_mailbox_is_listed_searched_and_emptied_without_blocking_th
             body = response.read()
             return json.loads(body) if method == "GET" else body
 
+    def missing(path: str) -> int:
+        try:
+            read(path)
+        except urllib.error.HTTPError as refused:
+            return refused.code
+        return 200
+
     def session() -> list[Any]:
         return [
+            missing("/api/v1/message/latest?query=to:nobody@x.test"),
+            missing("/api/v1/message/latest?query=to:nobody@x.test&wait=0.2"),
             read("/api/v1/messages"),
             read("/api/v1/search?query=subject:mail&start=100&limit=10"),
             read("/api/v1/messages?limit=10000"),
@@ -192,8 +202,11 @@ async def test_a_full_mailbox_is_listed_searched_and_emptied_without_blocking_th
             read("/api/v1/messages", "DELETE", {}),
         ]
 
-    newest, searched, everything, marked, emptied = await asyncio.to_thread(session)
+    nothing, nothing_yet, newest, searched, everything, marked, emptied = await asyncio.to_thread(
+        session
+    )
     assert confirmed(monitor, caplog) == []
+    assert (nothing, nothing_yet) == (404, 404)
     assert (newest["messages_count"], newest["count"]) == (10_000, 50)
     assert newest["messages"][0]["Subject"] == "mail 9999"
     assert (searched["messages_count"], searched["messages_unread"]) == (10_000, 10_000)
