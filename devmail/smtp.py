@@ -184,6 +184,9 @@ class _CountingSMTP(PipelinedSMTP):
         elif not await self._faulted("Authentication"):
             await super().smtp_AUTH(arg)
 
+    # HELP lists AUTH only when it is offered (aiosmtpd's own switch for a verb's help).
+    smtp_AUTH.__smtp_syntax_when__ = "_offers_auth"  # type: ignore[attr-defined]
+
     @functools.wraps(SMTP.smtp_MAIL)  # keeps aiosmtpd's HELP text for the verb
     async def smtp_MAIL(self, arg: str) -> None:
         if not await self._faulted("Sender"):

@@ -156,6 +156,7 @@ async def test_without_auth_flag_auth_is_not_offered(
         assert not smtp.supports_extension("auth")
         code, message = await smtp.execute_command(b"AUTH", b"PLAIN", b"AHdobwBldmVy")
         assert code == 502 and "--auth" in message, message
+        assert "AUTH" not in (await smtp.help()).split(), "HELP lists only what is offered"
     with pytest.raises(aiosmtplib.SMTPException, match="AUTH"):
         await devmail.send(plain_mail(), username="who", password="ever")
     assert (await devmail.json("/api/v1/info"))["Messages"] == 0
@@ -167,6 +168,7 @@ async def test_with_auth_flag_auth_is_offered(make_devmail: MakeDevmail) -> None
     async with aiosmtplib.SMTP(hostname="127.0.0.1", port=devmail.smtp_port) as smtp:
         assert smtp.supports_extension("auth")
         assert set(smtp.server_auth_methods) == {"plain", "login"}
+        assert "AUTH" in (await smtp.help()).split()
 
 
 async def test_envelope_mismatch(devmail: Devmail) -> None:
