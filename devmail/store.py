@@ -10,7 +10,7 @@ a matching message and the websocket subscribers: no one polls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,23 +138,24 @@ class Store:
         stored = self._index.get(message_id)
         return None if stored is None else self._index.summary(stored)
 
-    async def found(self, query: Query | None = None) -> list[Stored]:
-        """The messages `query` finds (all without one), newest first.
-
-        A search looks at every message, and the first search after mail arrived works out
-        its search text too (60 ms for 10,000 messages): the loop serves others after each
-        1,000. Messages deleted meanwhile are left out.
-        """
-        index = self._index
-        if query is None or not query.terms:
-            return list(index.newest_first())
-        snapshot = list(index.newest_first())
-        found: list[Stored] = []
+    async def _in_batches(self) -> AsyncIterator[list[Stored]]:
+        """Every message, newest first, 1,000 at a time, the loop serving others in between:
+        looking at all of them in one step held it 20-60 ms with 10,000 (the first search
+        after mail arrived also works out each one's search text). Each batch holds only
+        messages still stored, and is the caller's until it asks for the next."""
+        snapshot = list(self._index.newest_first())
         for first in range(0, len(snapshot), _SCAN_BATCH):
             if first:
                 await asyncio.sleep(0)
-            batch = snapshot[first : first + _SCAN_BATCH]
-            found += (s for s in batch if s.id in index and index.matches(query, s))
+            yield [s for s in snapshot[first : first + _SCAN_BATCH] if s.id in self._index]
+
+    async def found(self, query: Query | None = None) -> list[Stored]:
+        """The messages `query` finds (all without one), newest first."""
+        if query is None or not query.terms:
+            return list(self._index.newest_first())
+        found: list[Stored] = []
+        async for batch in self._in_batches():
+            found += (s for s in batch if self._index.matches(query, s))
         return found
 
     async def page(self, query: Query | None, start: int, limit: int) -> Page:
@@ -182,25 +183,20 @@ class Store:
         return None
 
     async def newest(self, query: Query | None, after_seq: int = 0) -> Summary | None:
-        """`latest` over the whole mailbox, 1,000 messages per step of the loop: a query that
-        matches nothing (a test waiting for mail not sent yet) looked at all 10,000 at once.
-        Whatever arrives during the look is looked at last, before the answer."""
+        """`latest` over the whole mailbox a batch at a time: a query that matches nothing (a
+        test waiting for mail not sent yet) looked at every message in one step. Whatever
+        arrives during the look is looked at last, before the answer."""
         index = self._index
         top = self._last_seq
-        snapshot = list(index.newest_first())
         found: Stored | None = None
-        for first in range(0, len(snapshot), _SCAN_BATCH):
-            if first:
-                await asyncio.sleep(0)
-            for stored in snapshot[first : first + _SCAN_BATCH]:
-                if stored.seq <= after_seq:
-                    break
-                if stored.id in index and (query is None or index.matches(query, stored)):
-                    found = stored
-                    break
-            else:
-                continue
-            break
+        matches = index.matches
+        async for batch in self._in_batches():
+            # The first message that is too old to count or that matches ends the look.
+            ends = (s for s in batch if s.seq <= after_seq or query is None or matches(query, s))
+            hit = next(ends, None)
+            if hit is not None:
+                found = hit if hit.seq > after_seq else None
+                break
         newer = self.latest(query, max(after_seq, top))
         if newer is not None:
             return newer
