@@ -4,10 +4,13 @@ under their newest: "the emailed code is invalid" is most often "a newer mail re
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from rich.text import Text
+from textual.timer import Timer
 from textual.widgets import DataTable
 
 from tui.client import MailSummary
@@ -31,6 +34,13 @@ STYLES = {
 }
 STATE_STYLES = {**STYLES, "superseded": "bold red", "expired": "yellow", "used": "green"}
 FLOW_NAMES = {"password-reset": "reset", "password-changed": "pw-changed"}
+# The newest mails the list keeps: a test suite that sends thousands while the TUI is open must
+# not make every redraw slower (1,000 mails in a burst froze the TUI for 80 s).
+MAX_MAILS = 300
+# Every event redraws at once, up to REDRAWS_AT_ONCE within a second; past that (a burst) the
+# list is redrawn at most every REDRAW_EVERY seconds until the burst is over.
+REDRAWS_AT_ONCE = 20
+REDRAW_EVERY = 0.25
 
 
 def age(seconds: float) -> str:
@@ -56,6 +66,9 @@ class MailTable(DataTable[Text]):
         self._now = now
         self._states: dict[str, str] = {}  # each mail's state at the last redraw
         self._ages: dict[str, str] = {}  # each row's age text on screen
+        self._drawn: deque[float] = deque(maxlen=REDRAWS_AT_ONCE)  # the last redraws' times
+        self.redraws = 0  # how many times every row was rebuilt
+        self._pending: Timer | None = None  # a redraw that waits for REDRAW_EVERY
 
     def now(self) -> datetime:
         if self._now is not None:
@@ -73,19 +86,32 @@ class MailTable(DataTable[Text]):
 
     def upsert(self, mail: MailSummary) -> None:
         self.mails[mail.id] = mail
-        self._redraw()
+        if len(self.mails) > MAX_MAILS:
+            del self.mails[min(self.mails.values(), key=_stamp).id]
+        self._changed()
 
     def replace_all(self, mails: tuple[MailSummary, ...]) -> None:
-        self.mails = {m.id: m for m in mails}
-        self._redraw()
+        newest = sorted(mails, key=_stamp, reverse=True)[:MAX_MAILS]
+        self.mails = {m.id: m for m in newest}
+        self._changed()
 
     def remove(self, mail_id: str) -> None:
         if self.mails.pop(mail_id, None) is not None:
-            self._redraw()
+            self._changed()
 
     def mark_used(self, ref: str | None, secret: str) -> None:
         self.lives.mark_used(ref, secret)
-        self._redraw()
+        self._changed()
+
+    def _changed(self) -> None:
+        """Redraw now, unless a burst is under way: a redraw rebuilds every row, and doing it
+        for every event of a burst made the TUI fall ever further behind."""
+        now = time.monotonic()
+        drawn = self._drawn
+        if len(drawn) < REDRAWS_AT_ONCE or now - drawn[0] >= 1.0:
+            self._redraw()
+        elif self._pending is None:
+            self._pending = self.set_timer(max(0.0, drawn[-1] + REDRAW_EVERY - now), self._redraw)
 
     def ordered(self) -> list[MailSummary]:
         """Newest group first (a group is one ref, or one mail without a ref), each group newest
@@ -113,6 +139,8 @@ class MailTable(DataTable[Text]):
         return self.mails.get(key) if key else None
 
     def select(self, mail_id: str) -> None:
+        if self._pending is not None:
+            self._redraw()  # its row may not be drawn yet
         if mail_id in self.mails:
             self.move_cursor(row=self.get_row_index(mail_id))
 
@@ -136,6 +164,11 @@ class MailTable(DataTable[Text]):
     def _redraw(self) -> None:
         """Rebuild in order, keeping the cursor on the same message, or on the newest one when it
         was on the newest before (tables only append)."""
+        if self._pending is not None:
+            self._pending.stop()
+            self._pending = None
+        self._drawn.append(time.monotonic())
+        self.redraws += 1
         current = self.selected
         following = current is None or self.cursor_row == 0
         self.clear()
