@@ -236,3 +236,12 @@ async def test_a_burst_of_mail_keeps_the_newest_and_redraws_a_few_times(
         events = pane.events_seen - before[1]
         assert events > count  # each resend also updates the codes it supersedes
         assert table.redraws - before[0] < events / 10, (table.redraws, events)
+        # a code two digits into its resends still names its successor whole (it read "#2")
+        nineteenth = next(m for m in table.mails.values() if m.ref_seq == 19)
+
+        def names_twenty() -> bool:  # its row may wait for the burst's last redraw
+            return nineteenth.id in table.rows and row(app, nineteenth.id)["state"] == (
+                "superseded #20"
+            )
+
+        await until(pilot, names_twenty, "the state names #20")

@@ -51,6 +51,17 @@ def age(seconds: float) -> str:
     return f"{seconds}s"
 
 
+def _fit(text: str, state: str) -> str:
+    """The state as its column can show it. Cut at the column's width, "superseded by #20" read
+    "superseded by #2" (another mail of the same ref) and "superseded by the 20:31:02 mail"
+    read "superseded by th"; it drops "by " first, then keeps only the state."""
+    width = next(w for key, _, w in COLUMNS if key == "state")
+    for candidate in (text, text.replace(" by ", " ", 1)):
+        if len(candidate) <= width:
+            return candidate
+    return state
+
+
 def _stamp(mail: MailSummary) -> tuple[float, int]:
     return (mail.created.timestamp() if mail.created else 0.0, mail.seq)
 
@@ -156,7 +167,10 @@ class MailTable(DataTable[Text]):
             Text("" if mail.ref_seq is None else f"#{mail.ref_seq}", style=style),
             Text(what(mail), style=style)
             + (Text("≠", style="bold red") if mail.parts_mismatch else Text("")),
-            Text(life.text or ("read" if mail.read else "new"), style=STATE_STYLES[life.state]),
+            Text(
+                _fit(life.text or ("read" if mail.read else "new"), life.state),
+                style=STATE_STYLES[life.state],
+            ),
             Text(to, style=style),
             Text(age((self.now() - created).total_seconds()) if created else "?", style="dim"),
         ]
