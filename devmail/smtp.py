@@ -47,11 +47,10 @@ class SmtpStats:
 class CatchAllHandler:
     """aiosmtpd handler: every message that reaches DATA is stored, byte for byte."""
 
-    def __init__(self, store: Store, stats: SmtpStats, chaos: Chaos, *, offers_auth: bool) -> None:
+    def __init__(self, store: Store, stats: SmtpStats, chaos: Chaos) -> None:
         self._store = store
         self._stats = stats
         self._chaos = chaos
-        self._offers_auth = offers_auth
 
     async def handle_EHLO(
         self,
@@ -66,9 +65,8 @@ class CatchAllHandler:
         write, and a message costs one round trip instead of four."""
         session.host_name = hostname
         # aiosmtpd lists AUTH whenever it need not wait for TLS, authenticator or not.
-        offered = [
-            line for line in responses[:-1] if self._offers_auth or not line.startswith("250-AUTH")
-        ]
+        auth = _session(server).offers_auth
+        offered = [line for line in responses[:-1] if auth or not line.startswith("250-AUTH")]
         return [*offered, "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -108,7 +106,7 @@ class _CountingSMTP(PipelinedSMTP):
         super().__init__(handler, **kwargs)
         self._stats = stats
         self._chaos = chaos
-        self._offers_auth = offers_auth
+        self.offers_auth = offers_auth  # --auth
         self._holding = False  # chaos is holding the answer to a command
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -177,7 +175,7 @@ class _CountingSMTP(PipelinedSMTP):
 
     @functools.wraps(SMTP.smtp_AUTH)  # keeps aiosmtpd's HELP text for the verb
     async def smtp_AUTH(self, arg: str) -> None:
-        if not self._offers_auth:
+        if not self.offers_auth:
             # Without --auth, aiosmtpd went on to its deprecated login hooks, which failed
             # with a 500 quoting a TypeError.
             await self.push("502 5.5.1 AUTH is off: start devmail with --auth to offer it")
@@ -185,7 +183,7 @@ class _CountingSMTP(PipelinedSMTP):
             await super().smtp_AUTH(arg)
 
     # HELP lists AUTH only when it is offered (aiosmtpd's own switch for a verb's help).
-    smtp_AUTH.__smtp_syntax_when__ = "_offers_auth"  # type: ignore[attr-defined]
+    smtp_AUTH.__smtp_syntax_when__ = "offers_auth"  # type: ignore[attr-defined]
 
     @functools.wraps(SMTP.smtp_MAIL)  # keeps aiosmtpd's HELP text for the verb
     async def smtp_MAIL(self, arg: str) -> None:
@@ -237,7 +235,7 @@ class SmtpServer:
 
 
 async def start_smtp(config: Config, store: Store, stats: SmtpStats, chaos: Chaos) -> SmtpServer:
-    handler = CatchAllHandler(store, stats, chaos, offers_auth=config.auth)
+    handler = CatchAllHandler(store, stats, chaos)
     sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def make_session() -> SMTP:
