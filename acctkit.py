@@ -75,6 +75,25 @@ def cmd_createuser(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Delete what a running service deletes every hour: finished mail past the outbox
+    retention, and account records that ended over the record retention ago."""
+    from core import db, outbox, retention, schema
+    from core.context import Context
+
+    settings = _settings(args)
+    db.open_database(settings.database_url)
+    try:
+        schema.migrate()
+        ctx = Context.create(settings)
+        mail = outbox.purge(ctx)
+        records = retention.purge(ctx)
+    finally:
+        db.close_database()
+    print(f"deleted {mail} finished mail, and records: {records}")
+    return 0
+
+
 def _age(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 3600:
@@ -332,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     retry.add_argument("--all", action="store_true", help="every unsent mail")
     retry.add_argument("--database-url")
+
+    purge = sub.add_parser("purge", help="delete ended records and old mail now (as serve does)")
+    purge.add_argument("--database-url")
+    purge.set_defaults(func=cmd_purge)
 
     for name, text in PASSTHROUGH_HELP.items():
         sub.add_parser(name, help=text, add_help=False)

@@ -108,6 +108,7 @@ class Settings:
     smtp_timeout: int = 15
     mail_backoff_cap: int = 900
     outbox_retention: int = 7 * 86400
+    record_retention: int = 7 * 86400  # seconds ended records are kept (core/retention.py)
     metrics: bool = False
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1")
     metrics_multiprocess_dir: str = ""  # set by `serve --workers N`, never from the environment
@@ -154,6 +155,7 @@ class Settings:
             smtp_timeout=_int(env, "ACCTKIT_SMTP_TIMEOUT", d.smtp_timeout, 1),
             mail_backoff_cap=_int(env, "ACCTKIT_MAIL_BACKOFF_CAP", d.mail_backoff_cap, 1),
             outbox_retention=_int(env, "ACCTKIT_OUTBOX_RETENTION", d.outbox_retention, 60),
+            record_retention=_int(env, "ACCTKIT_RECORD_RETENTION", d.record_retention),
             metrics=_flag(env, "ACCTKIT_METRICS", d.metrics),
             metrics_allow=_networks(env, "ACCTKIT_METRICS_ALLOW", d.metrics_allow),
             jwt_algorithm=_algorithm(env.get("ACCTKIT_JWT_ALG") or d.jwt_algorithm),

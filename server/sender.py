@@ -10,8 +10,8 @@ changes. While SMTP is down it probes it every `probe_interval` seconds; when th
 send) succeeds again it wakes every waiting mail, so the backlog goes out at once, oldest first,
 instead of each mail waiting out its own backoff.
 
-When idle it also deletes finished mail past the retention (`outbox.purge`), at start and then
-every `purge_interval` seconds.
+When idle it also deletes finished mail past the retention (`outbox.purge`) and the account
+records that have ended (`retention.purge`), at start and then every `purge_interval` seconds.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from core import outbox
+from core import outbox, retention
 from core.context import Context
 from core.outbox import DeliveryPass, Transport
 from core.redaction import addresses_in
@@ -141,10 +141,18 @@ class OutboxSender:
             deleted = await self._in_thread(outbox.purge, self.ctx)
         except Exception:
             log.exception("outbox purge failed; trying again in %.0f s", self.purge_interval)
+        else:
+            if deleted:
+                kept = self.ctx.settings.outbox_retention
+                log.info("outbox: deleted %s finished mail older than %s s", deleted, kept)
+        try:
+            purged = await self._in_thread(retention.purge, self.ctx)
+        except Exception:
+            log.exception("record purge failed; trying again in %.0f s", self.purge_interval)
             return
-        if deleted:
-            retention = self.ctx.settings.outbox_retention
-            log.info("outbox: deleted %s finished mail older than %s s", deleted, retention)
+        if purged.total:
+            kept = self.ctx.settings.record_retention
+            log.info("deleted records ended over %s s ago: %s", kept, purged)
 
     def _observe(self, done: DeliveryPass) -> None:
         for mail, result in done.outcomes:

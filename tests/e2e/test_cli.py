@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -89,6 +90,30 @@ def test_createuser_reads_the_password_from_stdin(tmp_path: Path) -> None:
         stdin="correct-horse-battery\n",
     )
     assert again.returncode == 1 and "username_taken" in again.stderr
+
+
+def test_purge_deletes_ended_records_and_says_what(tmp_path: Path) -> None:
+    """`acctkit purge` (SimpleJWT's flushexpiredtokens, for a database no service runs on)."""
+    assert run(["createuser", "root", "--email", "r@example.com"], tmp_path, "correct-horse-9\n")
+    database = tmp_path / ".acctkit" / "acctkit.db"
+    old = 1_000_000_000_000_000  # 2001, in the schema's microseconds
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "INSERT INTO login (id, user_id, created_at, last_used_at) VALUES ('l', 1, ?, ?)",
+            (old, old),
+        )
+        conn.execute(
+            "INSERT INTO refresh_token (jti, user_id, family, created_at, expires_at)"
+            " VALUES ('t', 1, 'l', ?, ?)",
+            (old, old),
+        )
+    done = run(["purge"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "deleted 0 finished mail, and records: 1 refresh tokens, 1 logins"
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM login").fetchone() == (0,)
+    again = run(["purge"], tmp_path)
+    assert again.stdout.strip() == "deleted 0 finished mail, and records: nothing"
 
 
 def test_production_refuses_to_start_without_a_secret(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from core import db, mail, outbox
+from core import accounts, db, mail, outbox
 from core.context import Context
-from core.models import Outbox
+from core.models import Outbox, RefreshToken
 from core.smtp import SmtpTransport
 from server.sender import OutboxSender
 from tests.conftest import Inbox, make_settings
@@ -120,5 +120,32 @@ async def test_the_sender_deletes_finished_mail_past_the_retention(
     sender.start()
     try:
         await _until(lambda: rows() == 0)
+    finally:
+        await sender.stop()
+
+
+async def test_the_sender_deletes_ended_records_past_their_retention(
+    migrated: str, inbox: Inbox
+) -> None:
+    ctx = Context.create(make_settings(migrated, record_retention=60))
+    ended = ctx.clock.now() - timedelta(seconds=61)
+
+    def a_token_that_expired_long_ago_and_one_still_good() -> None:
+        user = accounts.create_user(ctx, username="u", email="u@example.com", password="p" * 12)
+        with db.connection(), db.write_transaction():
+            for jti, expires_at in (("ended", ended), ("live", ctx.clock.now() + timedelta(1))):
+                RefreshToken.create(
+                    jti=jti, user=user.id, family="f", created_at=ended, expires_at=expires_at
+                )
+
+    def tokens() -> list[str]:
+        with db.connection():
+            return [row.jti for row in RefreshToken.select()]
+
+    await asyncio.to_thread(a_token_that_expired_long_ago_and_one_still_good)
+    sender = OutboxSender(ctx, SmtpTransport(inbox.url, ctx.settings.mail_from), 0.05)
+    sender.start()
+    try:
+        await _until(lambda: tokens() == ["live"])
     finally:
         await sender.stop()
