@@ -237,9 +237,63 @@ def refresh(ctx: Context, refresh_token: str) -> TokenPair:
                 return issue_pair(
                     ctx, user, family=login.id, parent=row.jti, started=login.created_at
                 )
+            successor = _successor_within_reuse_interval(ctx, row, now)
+            if successor is not None:
+                Login.update(last_used_at=now).where(Login.id == login.id).execute()
+                return _pair_with(ctx, user, successor)
             _end_login(login.id, now)
         # Committed the revocation above; only now report the reuse.
         raise errors.TokenReused()
+
+
+def _successor_within_reuse_interval(
+    ctx: Context, spent: RefreshToken, now: datetime
+) -> RefreshToken | None:
+    """The token that replaced `spent`, if `spent` was spent under `refresh_reuse_interval`
+    seconds ago and its successor is still unused (GoTrue's reuse interval, Okta's grace period).
+
+    Two tabs of a browser app, or two requests of one client, that find the access token expired
+    at once both refresh with the same token. Strict reuse detection revokes the login on the
+    second, and the person is logged out for having two tabs open. Within the interval the second
+    gets the same new refresh token as the first (and an access token of its own), so both go
+    on with one token between them; past it, or once that token was used, reuse revokes as
+    ever. Call inside the refresh's write transaction, with `spent` locked."""
+    interval = ctx.settings.refresh_reuse_interval
+    if not interval or spent.spent_at is None:
+        return None
+    if now - spent.spent_at >= timedelta(seconds=interval):
+        return None
+    query = RefreshToken.select().where(
+        RefreshToken.parent == spent.jti,
+        RefreshToken.family == spent.family,
+        RefreshToken.spent_at.is_null(),
+        RefreshToken.revoked_at.is_null(),
+        RefreshToken.expires_at > now,
+    )
+    return locked(query).get_or_none()
+
+
+def _pair_with(ctx: Context, user: User, refresh: RefreshToken) -> TokenPair:
+    """`refresh` signed again (same claims, so the same token with the same key) and a new
+    access token of its login."""
+    signed, _ = tokens.encode(
+        ctx,
+        typ="refresh",
+        user_id=user.id,
+        token_version=user.token_version,
+        jti=refresh.jti,
+        family=refresh.family,
+        issued=(refresh.created_at, refresh.expires_at),
+    )
+    access, _ = tokens.encode(
+        ctx,
+        typ="access",
+        user_id=user.id,
+        token_version=user.token_version,
+        jti=ctx.random.token_urlsafe(16),
+        family=refresh.family,
+    )
+    return TokenPair(access=access, refresh=signed)
 
 
 def revoke(ctx: Context, refresh_token: str) -> None:

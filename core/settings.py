@@ -81,6 +81,20 @@ def _origin(raw: str) -> str:
     return origin
 
 
+REUSE_INTERVAL_MAX = 60
+"""Okta's longest grace period for rotated refresh tokens: past a minute the window is no longer
+about two tabs refreshing at once, it is a stolen token's free pass."""
+
+
+def _reuse_interval(env: Mapping[str, str]) -> int:
+    value = _int(env, "ACCTKIT_REFRESH_REUSE_INTERVAL", 0)
+    if value > REUSE_INTERVAL_MAX:
+        raise SettingsError(
+            f"ACCTKIT_REFRESH_REUSE_INTERVAL must be at most {REUSE_INTERVAL_MAX}, not {value}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///.acctkit/acctkit.db"
@@ -92,6 +106,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     access_ttl: int = 300
     refresh_ttl: int = 86400
+    refresh_reuse_interval: int = 0  # seconds a spent refresh token still gets its successor
     session_max_age: int = 0  # seconds a login may last however often it refreshes; 0: no limit
     code_ttl: int = 600
     reset_ttl: int = 300
@@ -139,6 +154,7 @@ class Settings:
             public_url=(env.get("ACCTKIT_PUBLIC_URL") or d.public_url).rstrip("/"),
             access_ttl=_int(env, "ACCTKIT_ACCESS_TTL", d.access_ttl, 1),
             refresh_ttl=_int(env, "ACCTKIT_REFRESH_TTL", d.refresh_ttl, 1),
+            refresh_reuse_interval=_reuse_interval(env),
             session_max_age=_int(env, "ACCTKIT_SESSION_MAX_AGE", d.session_max_age),
             code_ttl=_int(env, "ACCTKIT_CODE_TTL", d.code_ttl, 1),
             reset_ttl=_int(env, "ACCTKIT_RESET_TTL", d.reset_ttl, 1),

@@ -46,11 +46,16 @@ def encode(
     jti: str,
     family: str | None = None,
     not_after: datetime | None = None,
+    issued: tuple[datetime, datetime] | None = None,
 ) -> tuple[str, datetime]:
-    """Sign a token that expires after its type's TTL, or at `not_after` if that comes first."""
-    now = ctx.clock.now()
-    ttl = ctx.settings.access_ttl if typ == "access" else ctx.settings.refresh_ttl
-    expires_at = now + timedelta(seconds=ttl)
+    """Sign a token that expires after its type's TTL, or at `not_after` if that comes first.
+    With `issued` (issued at, expires at), sign again a token issued before: same claims."""
+    if issued is not None:
+        now, expires_at = issued
+    else:
+        now = ctx.clock.now()
+        ttl = ctx.settings.access_ttl if typ == "access" else ctx.settings.refresh_ttl
+        expires_at = now + timedelta(seconds=ttl)
     if not_after is not None:
         expires_at = min(expires_at, not_after)
     claims: dict[str, Any] = {

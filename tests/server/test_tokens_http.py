@@ -42,6 +42,25 @@ async def test_two_racing_refreshes_over_http(client, inbox: Inbox) -> None:
     assert sorted(r.status for r in responses) == [200, 401]
 
 
+async def test_two_tabs_refreshing_at_once_with_a_reuse_interval(make_client, inbox) -> None:
+    """ACCTKIT_REFRESH_REUSE_INTERVAL: both tabs get 200 and the same new refresh token, and the
+    login lives on; the old token presented after the successor was used is reuse again."""
+    client = await make_client(refresh_reuse_interval=10)
+    tokens = await sign_up(client, inbox)
+    responses = await asyncio.gather(
+        *[client.post("/api/token/refresh/", json={"refresh": tokens.refresh}) for _ in range(2)]
+    )
+    assert [r.status for r in responses] == [200, 200]
+    first, second = [await r.json() for r in responses]
+    assert first["refresh"] == second["refresh"]
+    for access in (first["access"], second["access"]):
+        assert (await client.get("/api/me/", headers=bearer(access))).status == 200
+    resp = await client.post("/api/token/refresh/", json={"refresh": first["refresh"]})
+    assert resp.status == 200
+    resp = await client.post("/api/token/refresh/", json={"refresh": tokens.refresh})
+    await problem(resp, 401, "token_reused")
+
+
 async def test_verify_and_revoke(client, inbox: Inbox) -> None:
     tokens = await sign_up(client, inbox)
     assert (await client.post("/api/token/verify/", json={"token": tokens.access})).status == 200
