@@ -151,14 +151,18 @@ def parse(raw: bytes) -> ParsedMessage:
     lines), the text and HTML bodies, the attachments. The full header list and the date are
     decoded by the modern policy when first read (ParsedMessage.headers and .date).
     """
-    msg = _INGEST_PARSER.parsebytes(raw)
+    try:
+        msg = _INGEST_PARSER.parsebytes(raw)
+        text_part = _body(msg, "plain")
+        html_part = _body(msg, "html")
+        text = _text_of(text_part) if text_part is not None else ""
+        html = _text_of(html_part) if html_part is not None else ""
+        attachments, inline = _attachments(msg, {id(text_part), id(html_part)})
+    except Exception:  # the stdlib gave up on the MIME structure (RFC 2231 pieces mixed up)
+        msg = _INGEST_PARSER.parsebytes(raw, headersonly=True)
+        text, html, attachments, inline = _flat_body(raw), "", (), ()
     raw_headers = tuple(_raw_items(msg))
     top = _by_name(raw_headers)
-    text_part = _body(msg, "plain")
-    html_part = _body(msg, "html")
-    text = _text_of(text_part) if text_part is not None else ""
-    html = _text_of(html_part) if html_part is not None else ""
-    attachments, inline = _attachments(msg, {id(text_part), id(html_part)})
     html_view = scan_html(html)
     subject = _header_text(top, "subject")
     text_links = find_links(text)
@@ -342,6 +346,12 @@ def _text_of(part: Message) -> str:
     return content.replace("\r\n", "\n")
 
 
+def _flat_body(raw: bytes) -> str:
+    """Everything after the headers as text: what is left to show of a message whose MIME
+    structure the stdlib cannot take apart."""
+    return raw.replace(b"\r\n", b"\n").partition(b"\n\n")[2].decode("utf-8", "replace")
+
+
 def _leaves(part: Message, path: str) -> Iterator[tuple[str, Message]]:
     """Yield (PartID, part) for every non-container part, numbering like IMAP body sections."""
     if part.get_content_type() == "message/rfc822" or not part.is_multipart():
@@ -385,10 +395,13 @@ def _attachments(
 
 def part_bytes(raw: bytes, part_id: str) -> tuple[str, str, bytes] | None:
     """The decoded bytes of one part, with its content type and file name, for downloads."""
-    msg = _PARSER.parsebytes(raw)
-    for found_id, part in _leaves(msg, ""):
-        if found_id == part_id:
-            return part.get_content_type(), _clean(part.get_filename() or ""), _payload(part)
+    try:
+        msg = _PARSER.parsebytes(raw)
+        for found_id, part in _leaves(msg, ""):
+            if found_id == part_id:
+                return part.get_content_type(), _clean(part.get_filename() or ""), _payload(part)
+    except Exception:  # a structure parse() could not take apart either: it listed no parts
+        return None
     return None
 
 

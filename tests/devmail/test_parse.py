@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devmail.codes import find_codes, find_links, scan_html
-from devmail.parse import address_pairs, parse
+from devmail.parse import address_pairs, parse, part_bytes
 
 from .conftest import code_mail
 
@@ -120,6 +120,12 @@ def test_acctkit_headers_tolerate_missing_and_bad_values() -> None:
         b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nno end",
         b"To: <<<@@@>>>, \r\nFrom: \r\nDate: not a date\r\n\r\n",
         b"Content-Type: text/plain; charset=x-unknown\r\n\r\nbody 1234 code\r\n",
+        # RFC 2231 pieces mixed up: the stdlib raises TypeError for these (devmail answered
+        # 451 to every try of such a mail, and logged a traceback each time).
+        b"Content-Type: multipart/alternative; boundary*=a; boundary*0=b\r\n\r\nbody\r\n",
+        b"Content-Type: text/plain; charset*=a; charset*0=b\r\n\r\nbody\r\n",
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"
+        b"Content-Disposition: attachment; filename*=a; filename*0=b\r\n\r\nfile\r\n--x--\r\n",
     ],
 )
 def test_malformed_mail_is_still_parsed(raw: bytes) -> None:
@@ -224,3 +230,61 @@ header_values = st.lists(addresses, max_size=3).flatmap(
 @given(st.lists(header_values, min_size=1, max_size=3))
 def test_any_address_header_is_read_as_the_stdlib_reads_it(values: list[str]) -> None:
     assert address_pairs(values) == getaddresses(values)
+
+
+# Content-Type values built from plain and odd parts, so both the one-regex path and compat32's
+# own come up often: RFC 2231 names, backslashes, comments, bare words, folds, odd spaces.
+_TYPES = ["text/plain", "multipart/alternative", " Text/HTML ", "", "x", "a=b", "t/p (c)"]
+_PARAM_NAMES = ["charset", "CharSet", "boundary", "name", "start", "a b", ""] + [
+    f"{name}*{n}" for name in ("name", "charset", "filename", "boundary") for n in ("", "0", "1*")
+]
+_PARAM_VALUES = [
+    "utf-8",
+    '"utf-8"',
+    '"===============123=="',
+    '""',
+    '"a;b"',
+    '"a\\"b"',
+    '"<x>"',
+    "<x>",
+    "us-ascii (c)",
+    "a b",
+    "=x",
+    "'a'",
+    "\u00e9",
+    "x\udcff",
+    "",
+]
+_SPACES = ["", " ", "\t", "\r\n ", "\n\t", "\u00a0", "\x1c"]
+content_params = st.builds(
+    "{s1};{s2}{n}{s3}={s4}{v}{s5}".format,
+    s1=st.sampled_from(_SPACES),
+    s2=st.sampled_from(_SPACES),
+    n=st.sampled_from(_PARAM_NAMES),
+    s3=st.sampled_from(_SPACES),
+    s4=st.sampled_from(_SPACES),
+    v=st.sampled_from(_PARAM_VALUES),
+    s5=st.sampled_from(_SPACES),
+)
+content_types = st.builds(
+    lambda kind, params, end: kind + "".join(params) + end,
+    st.sampled_from(_TYPES),
+    st.lists(content_params | st.sampled_from([";", "; bare", ";;"]), max_size=4),
+    st.sampled_from(["", ";", " ", "; "]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(content_params, max_size=3), content_types, content_types)
+def test_no_content_type_or_disposition_makes_parse_raise(
+    top: list[str], part: str, how: str
+) -> None:
+    raw = (
+        f"Subject: s\r\nContent-Type: multipart/mixed; boundary=x{''.join(top)}\r\n\r\n"
+        f"--x\r\nContent-Type: {part}\r\n"
+        f"Content-Disposition: attachment{how}\r\n\r\nYour code is 123456\r\n--x--\r\n"
+    ).encode("utf-8", "surrogateescape")
+    parsed = parse(raw)
+    assert parsed.subject == "s"
+    # part_bytes (downloads) takes the same mail apart again: a part, or no such part
+    assert part_bytes(raw, "1") is None or isinstance(part_bytes(raw, "1"), tuple)

@@ -29,6 +29,23 @@ def smtplib_send(
         client.sendmail(sender, rcpt, raw, mail_options=list(options))
 
 
+async def test_a_mail_the_stdlib_cannot_take_apart_is_kept_not_refused(devmail: Devmail) -> None:
+    """RFC 2231 pieces mixed up (`boundary*` and `boundary*0`) make the stdlib raise TypeError.
+    devmail answered 451 to every try (a relay retries, then bounces it) and logged a traceback
+    each time; it now keeps the mail with its body as text, as it keeps any odd mail."""
+    raw = (
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: odd params\r\n"
+        b"Content-Type: multipart/alternative; boundary*=a; boundary*0=b\r\n\r\n"
+        b"Your code is 271828\r\n"
+    )
+    await devmail.send(raw)
+    message = await devmail.json("/api/v1/message/latest")
+    assert message["Subject"] == "odd params" and message["Codes"] == ["271828"]
+    assert message["Text"] == "Your code is 271828\n"
+    raw_back = await devmail.client.get("/api/v1/message/latest/raw")
+    assert await raw_back.read() == raw
+
+
 async def test_smtputf8_and_8bitmime(devmail: Devmail) -> None:
     raw = (
         "From: Zo\u00eb <zo\u00eb@exampl\u00e9.com>\r\nTo: j\u00f6rg@b\u00fccher.de\r\n"
