@@ -1,28 +1,25 @@
 """Turn the raw bytes of a message into what a developer needs to see.
 
 All MIME work (transfer encodings, charsets, RFC 2047 words, multipart trees) is left to the
-standard library's `email` package with `policy.default`; this module only decides what to keep.
-A message that the library cannot fully make sense of is still kept: every step falls back to
-something readable instead of raising, because a catcher that drops the odd mail hides bugs.
+standard library's `email` package, read the ways devmail/mime.py says; this module only decides
+what to keep. A message that the library cannot fully make sense of is still kept: every step
+falls back to something readable instead of raising, because a catcher that drops the odd mail
+hides bugs.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesParser
-from email.policy import EmailPolicy
 from email.utils import getaddresses
 from functools import cached_property
-from typing import Any
 
 from devmail.codes import find_codes, find_links, scan_html
+from devmail.mime import DOWNLOAD_PARSER, INGEST_PARSER, parse_header
 
 SNIPPET_CHARS = 250
 
@@ -89,59 +86,13 @@ class ParsedMessage:
         for name, value in self.raw_headers:
             if name.lower() == "date":
                 try:
-                    found: datetime | None = getattr(_parse_header(name, value), "datetime", None)
+                    found: datetime | None = getattr(parse_header(name, value), "datetime", None)
                 except Exception:
                     return None
                 if found is not None and found.tzinfo is None:
                     found = found.replace(tzinfo=UTC)
                 return found
         return None
-
-
-class _CachingPolicy(EmailPolicy):
-    """`policy.default`, except each distinct header value is parsed once.
-
-    The stdlib re-parses a header (and builds a new header class) on every access, and a
-    MIME walk reads Content-Type dozens of times: that made parsing cost most of devmail's
-    ingest time. Header objects are immutable strings, so sharing them is safe.
-    """
-
-    def header_fetch_parse(self, name: str, value: str) -> Any:
-        if hasattr(value, "name"):
-            return value
-        return _parse_header(name, value)
-
-
-@functools.lru_cache(maxsize=8192)
-def _parse_header(name: str, value: str) -> Any:
-    return policy.default.header_fetch_parse(name, value)
-
-
-# For part downloads, where headers must come out exactly as the modern policy writes them.
-_PARSER = BytesParser(policy=_CachingPolicy())
-
-
-class _IngestMessage(Message):
-    """compat32's Message, remembering its content type until its headers change.
-
-    The feed parser and the MIME walk ask each part for its content type about nine times,
-    and each time compat32 scans the headers and splits the value again.
-    """
-
-    _content_type: tuple[tuple[int, str], str] | None = None
-
-    def get_content_type(self) -> str:
-        key = (len(self._headers), self._default_type)  # type: ignore[attr-defined]
-        if self._content_type is not None and self._content_type[0] == key:
-            return self._content_type[1]
-        found = super().get_content_type()
-        self._content_type = (key, found)
-        return found
-
-
-# For ingest: compat32 keeps every header a plain string, so nothing is parsed that the
-# summary does not read (the header registry costs more than the whole MIME walk).
-_INGEST_PARSER = BytesParser(_IngestMessage, policy=policy.compat32)
 
 
 def parse(raw: bytes) -> ParsedMessage:
@@ -152,14 +103,14 @@ def parse(raw: bytes) -> ParsedMessage:
     decoded by the modern policy when first read (ParsedMessage.headers and .date).
     """
     try:
-        msg = _INGEST_PARSER.parsebytes(raw)
+        msg = INGEST_PARSER.parsebytes(raw)
         text_part = _body(msg, "plain")
         html_part = _body(msg, "html")
         text = _text_of(text_part) if text_part is not None else ""
         html = _text_of(html_part) if html_part is not None else ""
         attachments, inline = _attachments(msg, {id(text_part), id(html_part)})
     except Exception:  # the stdlib gave up on the MIME structure (RFC 2231 pieces mixed up)
-        msg = _INGEST_PARSER.parsebytes(raw, headersonly=True)
+        msg = INGEST_PARSER.parsebytes(raw, headersonly=True)
         text, html, attachments, inline = _flat_body(raw), "", (), ()
     raw_headers = tuple(_raw_items(msg))
     top = _by_name(raw_headers)
@@ -216,7 +167,7 @@ def _raw_items(msg: Message) -> list[tuple[str, str]]:
 
 def _decode_header(name: str, value: str) -> str:
     try:
-        return _safe_str(_parse_header(name, value))
+        return _safe_str(parse_header(name, value))
     except Exception:
         return _clean(value)
 
@@ -234,7 +185,13 @@ def _by_name(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 def _raw_values(headers: dict[str, list[str]], name: str) -> list[str]:
     """The unfolded source values of every `name` header, 8-bit text made readable."""
-    return [_clean(_FOLD.sub("", value)) for value in headers.get(name.lower(), ())]
+    return [_unfolded(value) for value in headers.get(name.lower(), ())]
+
+
+def _unfolded(value: str) -> str:
+    if "\n" in value:
+        value = _FOLD.sub("", value)
+    return value if value.isascii() else _clean(value)  # ASCII has no surrogates to undo
 
 
 def _words(value: str) -> str:
@@ -396,7 +353,7 @@ def _attachments(
 def part_bytes(raw: bytes, part_id: str) -> tuple[str, str, bytes] | None:
     """The decoded bytes of one part, with its content type and file name, for downloads."""
     try:
-        msg = _PARSER.parsebytes(raw)
+        msg = DOWNLOAD_PARSER.parsebytes(raw)
         for found_id, part in _leaves(msg, ""):
             if found_id == part_id:
                 return part.get_content_type(), _clean(part.get_filename() or ""), _payload(part)
