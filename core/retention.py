@@ -134,15 +134,22 @@ def _delete(
     along: Callable[[list[str]], None] | None = None,
 ) -> int:
     """Delete the rows of `model` that match `ended`, `batch` per transaction; `along` deletes
-    what belongs to each batch in the same transaction."""
+    what belongs to each batch in the same transaction.
+
+    The search for ended rows (a scan where `ended` has no index) runs before the transaction,
+    so SQLite's write lock is held only for lookups and deletes by key; `ended` is asked again
+    inside it, so a row used meanwhile (a rate limit hit again) stays."""
     deleted = 0
     while True:
+        found = [row[0] for row in model.select(key).where(ended).limit(batch).tuples()]
+        if not found:
+            return deleted
         with write_transaction():
-            query = model.select(key).where(ended).limit(batch)
+            query = model.select(key).where(key.in_(found) & ended)
             keys = [row[0] for row in locked_skip(query).tuples()]
             if keys:
                 if along is not None:
                     along(keys)
                 deleted += model.delete().where(key.in_(keys)).execute()
-        if len(keys) < batch:
+        if len(found) < batch or not keys:  # the last batch, or the rest is another's to delete
             return deleted
