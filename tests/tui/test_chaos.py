@@ -20,7 +20,7 @@ def label(app: Any) -> str:
 async def test_c_cycles_devmail_chaos_and_mail_waits_until_it_is_off(
     tui: Any, devmail: Devmail, clock: FrozenClock
 ) -> None:
-    async with tui() as (app, pilot):
+    async with tui(size=(80, 24)) as (app, pilot):
         await until(pilot, lambda: label(app) == "Chaos: off", "chaos state read on connect")
         app.action_show_tab("mailbox")
         await pilot.pause()
@@ -37,6 +37,9 @@ async def test_c_cycles_devmail_chaos_and_mail_waits_until_it_is_off(
         await settle(app, pilot)
         assert label(app) == "Chaos: Data 451 100%"
         assert app.query_one("#mail-chaos", Button).variant == "warning"
+        # the button shows its whole label, and the connection's state still fits beside it
+        assert app.query_one("#mail-chaos", Button).content_region.width >= len(label(app))
+        assert app.query_one("#mail-connection").content_region.width >= len("live: 0 mail(s)")
         said = await devmail.get("/api/v1/chaos")
         assert said["Data"] == {"ErrorCode": 451, "Probability": 100}
         assert said["Sender"]["Probability"] == 0

@@ -221,6 +221,9 @@ async def test_a_burst_of_mail_keeps_the_newest_and_redraws_a_few_times(
         table = app.query_one(MailTable)
         pane = app.query_one(MailboxPane)
         before = (table.redraws, pane.events_seen)
+        label = app.query_one("#mail-connection", Static)
+        assert str(label.content) == "live: 0 mail(s)"
+        assert label.tooltip == devmail.url  # the address, whole, where 80 columns cut it
         async with aiosmtplib.SMTP(hostname="127.0.0.1", port=devmail.smtp_port) as smtp:
             for n in range(count):
                 body = (
@@ -232,6 +235,7 @@ async def test_a_burst_of_mail_keeps_the_newest_and_redraws_a_few_times(
         await until(pilot, lambda: any(m.subject == newest for m in table.mails.values()), newest)
         await until(pilot, lambda: table.row_count == MAX_MAILS, "every kept mail drawn")
         assert len(table.mails) == MAX_MAILS
+        await until(pilot, lambda: str(label.content) == f"live: newest {MAX_MAILS} shown", "")
         assert min(int(m.subject.split()[1]) for m in table.mails.values()) == 100
         events = pane.events_seen - before[1]
         assert events > count  # each resend also updates the codes it supersedes

@@ -20,7 +20,7 @@ from tui.client import ApiProblem, MailEvent, MailMessage, MailPage, MailSummary
 from tui.mail_life import carries_secret, clock, expires_at, what
 from tui.screens.flow import FlowPane, Waiting
 from tui.widgets.form import FormStatus
-from tui.widgets.mail_table import MailTable
+from tui.widgets.mail_table import MAX_MAILS, MailTable
 
 RECONNECT_FIRST_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 10.0
@@ -150,7 +150,11 @@ class MailboxPane(FlowPane):
 
     def _count(self) -> None:
         count = len(self.table.mails)
-        self._connection(f"live: {count} message(s) from {self.acctkit.mail.base_url}")
+        # The list keeps the newest MAX_MAILS; a count stuck at it would claim devmail held
+        # no more. Kept short, so it shows whole at 80 columns; the address is its tooltip.
+        shown = f"newest {count} shown" if count >= MAX_MAILS else f"{count} mail(s)"
+        self._connection(f"live: {shown}")
+        self.query_one("#mail-connection", Static).tooltip = self.acctkit.mail.base_url
 
     def _connection(self, text: str) -> None:
         self.query_one("#mail-connection", Static).update(text)
@@ -192,6 +196,7 @@ class MailboxPane(FlowPane):
         button = self.query_one("#mail-chaos", Button)
         button.label = f"Chaos: {shown}"
         button.variant = "default" if shown == "off" else "warning"
+        button.refresh(layout=True)  # as wide as its new label (a label change alone keeps it)
         if message.changed and shown == "off":
             self.status("mail-form").ok("devmail's chaos is off: SMTP takes every mail.")
         elif message.changed:
