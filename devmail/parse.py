@@ -250,9 +250,15 @@ def _addresses(headers: dict[str, list[str]], name: str) -> tuple[Address, ...]:
     return tuple(found)
 
 
+_INT_MAX = 2**63 - 1  # what SQLite, MessagePack and a Go client's int64 all hold
+
+
 def _int_or_none(value: str) -> int | None:
     value = value.strip()
-    return int(value) if value.isascii() and value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if number <= _INT_MAX else None
 
 
 # --- bodies and attachments --------------------------------------------------------------------

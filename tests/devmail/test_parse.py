@@ -115,6 +115,9 @@ def test_acctkit_headers_tolerate_missing_and_bad_values() -> None:
     assert (parsed.flow, parsed.ref, parsed.ref_seq) == (None, None, None)
     raw = b"X-Acctkit-Flow: signup\r\nX-Acctkit-Ref: r1\r\nX-Acctkit-Seq: two\r\n\r\nx\r\n"
     assert parse(raw).ref_seq is None
+    # past int64 (SQLite, MessagePack and Go's JSON decoder): no number at all, not a wrong one
+    for seq, expected in ((b"9223372036854775807", 2**63 - 1), (b"9223372036854775808", None)):
+        assert parse(raw.replace(b"two", seq)).ref_seq == expected
 
 
 @pytest.mark.parametrize(
