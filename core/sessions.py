@@ -101,6 +101,10 @@ def issue_pair(
         created_at=now,
         expires_at=expires_at,
     )
+    return TokenPair(access=_access_token(ctx, user, family), refresh=refresh)
+
+
+def _access_token(ctx: Context, user: User, family: str) -> str:
     access, _ = tokens.encode(
         ctx,
         typ="access",
@@ -109,7 +113,7 @@ def issue_pair(
         jti=ctx.random.token_urlsafe(16),
         family=family,
     )
-    return TokenPair(access=access, refresh=refresh)
+    return access
 
 
 def _identifier_digest(ctx: Context, identifier: str) -> str:
@@ -285,15 +289,7 @@ def _pair_with(ctx: Context, user: User, refresh: RefreshToken) -> TokenPair:
         family=refresh.family,
         issued=(refresh.created_at, refresh.expires_at),
     )
-    access, _ = tokens.encode(
-        ctx,
-        typ="access",
-        user_id=user.id,
-        token_version=user.token_version,
-        jti=ctx.random.token_urlsafe(16),
-        family=refresh.family,
-    )
-    return TokenPair(access=access, refresh=signed)
+    return TokenPair(access=_access_token(ctx, user, refresh.family), refresh=signed)
 
 
 def revoke(ctx: Context, refresh_token: str) -> None:
