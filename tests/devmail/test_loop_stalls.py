@@ -79,6 +79,11 @@ async def test_big_messages_beside_small_ones_never_block_the_loop(
     part = devmail.client.make_url(f"/api/v1/message/{summary['ID']}/part/2")
     attachment = await asyncio.to_thread(_download, str(part))
     assert attachment == bytes(range(256)) * (20 * MB // 256)
+    # Reading the 8 MB of prose: its JSON is encoded beside the loop too.
+    (prose,) = (await devmail.json("/api/v1/search", query="subject:prose"))["messages"]
+    url = devmail.client.make_url(f"/api/v1/message/{prose['ID']}")
+    whole = json.loads(await asyncio.to_thread(_download, str(url)))
+    assert whole["Text"] == big[1].split(b"\r\n\r\n", 1)[1].decode().replace("\r\n", "\n")
     assert confirmed(monitor, caplog) == []
     info = await devmail.json("/api/v1/info")
     assert info["Messages"] == 202
