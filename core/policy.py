@@ -38,12 +38,23 @@ def skeleton(username: str) -> str:
     return disarm.skeleton_key(username, digit_policy="tr39")
 
 
+# Uniqueness compares the NFKC casefolded key, and the key is what the unique index holds in a
+# column as long as the field: a name of 9 characters can be 162 once spelt out (U+FDFA is 18
+# letters, ß is ss), which PostgreSQL refused with a 500. So the spelt-out form must fit too.
+_SPELT_OUT = (
+    "Ensure this field has no more than {} characters when written out in full "
+    "(ß counts as ss, a ligature as its letters)."
+)
+
+
 def username_problems(username: str) -> list[str]:
     if not username:
         return ["This field may not be blank."]
     problems = []
     if len(username) > USERNAME_MAX:
         problems.append(f"Ensure this field has no more than {USERNAME_MAX} characters.")
+    elif len(casefold_key(username)) > USERNAME_MAX:
+        problems.append(_SPELT_OUT.format(USERNAME_MAX))
     if not USERNAME_RE.match(username):
         problems.append("Use only letters, digits and the characters @ . + - _.")
     elif not skeleton(username):
@@ -83,6 +94,8 @@ def email_problems(email: str) -> list[str]:
         return ["Enter a valid email address."]
     if not all(DOMAIN_LABEL_RE.match(label) for label in ascii_domain.split(".")):
         return ["Enter a valid email address."]
+    if len(casefold_key(email)) > EMAIL_MAX:
+        return [_SPELT_OUT.format(EMAIL_MAX)]
     return []
 
 

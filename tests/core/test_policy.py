@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import accounts, errors, policy, reset, signup
+from core import accounts, errors, policy, profile, reset, signup
 from core.context import Context
 from core.policy import PASSWORD_MAX, password_problems
 from tests.core.test_reset import uid_from_outbox
@@ -111,3 +111,46 @@ def test_a_mail_domain_is_a_host_name() -> None:
     assert policy.email_problems("a@bücher.de") == []
     for address in ("rx~y@es5s.1e100.test*", "x@-a.com", "x@a_b.com", "x@[1.2.3.4]", "x@a..b"):
         assert policy.email_problems(address) == ["Enter a valid email address."], address
+
+
+# Written out in full (NFKC, then casefolded, as uniqueness compares them): U+FDFA is 18
+# letters and ß is ss. The keys live in columns as long as the fields, and PostgreSQL
+# refused a longer one with DataError: a 500 for a 9-character username.
+LONG_ONCE_SPELT_OUT = ["\ufdfa" * 9, "\u00df" * 76, "a" * 149 + "\u00df"]
+SPELT_OUT = policy._SPELT_OUT.format(policy.USERNAME_MAX)
+
+
+@pytest.mark.parametrize("username", LONG_ONCE_SPELT_OUT)
+def test_a_username_too_long_once_spelt_out_is_refused_everywhere(
+    ctx: Context, username: str
+) -> None:
+    request = signup.SignupRequest(
+        first_name="A", last_name="L", username=username, email="a@example.com", password=GOOD
+    )
+    with pytest.raises(errors.InvalidInput) as at_signup:
+        signup.start(ctx, request)
+    assert at_signup.value.errors == {"username": [SPELT_OUT]}
+    with pytest.raises(errors.InvalidInput):
+        accounts.create_user(ctx, username=username, email="b@example.com", password=GOOD)
+    user = accounts.create_user(ctx, username="bob", email="bob@example.com", password=GOOD)
+    with pytest.raises(errors.InvalidInput) as at_edit:
+        profile.update(ctx, user.id, profile.ProfileChanges(username=username))
+    assert at_edit.value.errors == {"username": [SPELT_OUT]}
+
+
+def test_a_username_that_fits_once_spelt_out_is_taken_whole(ctx: Context) -> None:
+    username = "\u00df" * 75  # 150 once spelt out: the column's length exactly
+    created = accounts.create_user(ctx, username=username, email="a@example.com", password=GOOD)
+    assert created.username == username
+    with pytest.raises(errors.UsernameTaken):  # and "ss" * 75 is the same name
+        accounts.create_user(ctx, username="ss" * 75, email="b@example.com", password=GOOD)
+
+
+def test_an_email_too_long_once_spelt_out_is_refused(ctx: Context) -> None:
+    email = "a@" + ("\ufb00" * 30 + ".") * 5 + "com"  # 161 typed, 311 spelt out
+    assert len(email) <= policy.EMAIL_MAX < len(policy.casefold_key(email))
+    expected = [policy._SPELT_OUT.format(policy.EMAIL_MAX)]
+    assert policy.email_problems(email) == expected
+    with pytest.raises(errors.InvalidInput) as refused:
+        accounts.create_user(ctx, username="carol", email=email, password=GOOD)
+    assert refused.value.errors == {"email": expected}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import Inbox, code_in
 
 ALICE = {
@@ -111,6 +113,24 @@ async def test_invalid_fields_are_reported_per_field(client) -> None:
     assert body["code"] == "invalid"
     assert set(body["errors"]) == {"first_name", "username", "email", "password"}
     assert any("common" in r for r in body["errors"]["password"])
+
+
+@pytest.mark.postgres
+async def test_a_username_long_once_spelt_out_is_400_not_500_on_postgres(
+    make_client, postgres_url: str
+) -> None:
+    """Nine U+FDFA are 162 letters once NFKC spells them out; the key column holds 150."""
+    client = await make_client(postgres_url)
+    body = {
+        "first_name": "A",
+        "last_name": "L",
+        "username": "\ufdfa" * 9,
+        "email": "a@example.com",
+        "password": "vorpal-blade-snicker",
+    }
+    resp = await client.post("/api/auth/signup/", json=body)
+    assert resp.status == 400, await resp.text()
+    assert set((await resp.json())["errors"]) == {"username"}
 
 
 async def test_code_as_json_number_is_refused(client, inbox: Inbox) -> None:
