@@ -3,6 +3,7 @@ the password hasher. Injected, so tests move time and pick codes without patchin
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -17,6 +18,17 @@ class Randomness(Protocol):
     def randbelow(self, exclusive_upper_bound: int) -> int: ...
 
     def token_urlsafe(self, nbytes: int | None = None) -> str: ...
+
+
+_ISSUED_ID = re.compile(r"[A-Za-z0-9_-]{1,43}")
+
+
+def is_issued_id(value: object) -> bool:
+    """Whether `value` looks like an id acctkit hands out (`random.token_urlsafe`: signups,
+    logins, email changes). Anything else names nothing, so it is answered "not found" without
+    a lookup; PostgreSQL refuses some strings outright (a NUL: a 500 from DELETE
+    /api/me/sessions/a%00b/)."""
+    return isinstance(value, str) and _ISSUED_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

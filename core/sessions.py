@@ -20,7 +20,7 @@ import peewee
 
 from core import errors, policy, ratelimit, tokens, users
 from core.authentication import authenticate
-from core.context import Context
+from core.context import Context, is_issued_id
 from core.db import connection, locked, write_transaction
 from core.models import Login, RefreshToken, User
 from core.tokens import TokenPair
@@ -388,7 +388,7 @@ def list_logins(ctx: Context, user_id: int, current: str | None = None) -> list[
 def end_login(ctx: Context, user_id: int, login_id: str) -> None:
     """End one of the user's own logins (GET /api/me/sessions/ lists them). Another user's login,
     an unknown id and an already ended login are all the same 404: ids are not probed."""
-    if not isinstance(login_id, str) or not 0 < len(login_id) <= 43 or not login_id.isascii():
+    if not is_issued_id(login_id):
         raise errors.SessionNotFound()
     with connection(), write_transaction():
         login = _locked_login(login_id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import codes, errors, mail, outbox, policy, ratelimit, users
-from core.context import Context
+from core.context import Context, is_issued_id
 from core.db import connection, locked, write_transaction
 from core.models import Signup, User
 from core.sessions import NO_CLIENT, Client, issue_pair
@@ -131,7 +131,7 @@ def start(ctx: Context, request: SignupRequest, *, ip: str = "") -> SignupStarte
 
 
 def _pending(ctx: Context, signup_id: str) -> Signup:
-    if not isinstance(signup_id, str) or not signup_id or len(signup_id) > 43:
+    if not is_issued_id(signup_id):
         raise errors.SignupNotFound()
     signup = locked(Signup.select().where(Signup.id == signup_id)).get_or_none()
     if signup is None or signup.verified_at is not None or ctx.clock.now() >= signup.expires_at:

@@ -50,6 +50,8 @@ def avatar_url(user_id: int) -> str:
 
 def find_by_login(identifier: str) -> User | None:
     """A login names a user by username or by email address, case-insensitively."""
+    if "\x00" in identifier:  # no name has one, and PostgreSQL refuses it in a query
+        return None
     key = casefold_key(identifier.strip())
     if "@" in key:
         user = User.get_or_none(User.email_key == key)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jwt
 import pytest
 
-from core import accounts, db, errors, sessions, tokens
+from core import accounts, db, errors, sessions, signup, tokens
 from core.context import Context
 from core.models import Login, RefreshToken, User
 from core.passwords import Passwords
@@ -279,3 +279,17 @@ def test_access_tokens_from_before_logins_keep_the_version_rule(ctx: Context, al
     assert sessions.authenticate(ctx, legacy).login_id is None
     sessions.logout_all(ctx, alice)
     assert _dead(ctx, legacy)
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\x00", "a b", "é", "x" * 44, ""])
+def test_what_is_no_id_of_ours_is_not_found_without_a_lookup(
+    ctx: Context, alice: int, bad: str
+) -> None:
+    """PostgreSQL refuses a NUL in a query outright (a 500 from DELETE /api/me/sessions/a%00b/);
+    a string that cannot be an id acctkit issued is simply not found, on both databases."""
+    with pytest.raises(errors.SessionNotFound):
+        sessions.end_login(ctx, alice, bad)
+    with pytest.raises(errors.SignupNotFound):
+        signup.verify(ctx, bad, "123456")
+    with pytest.raises(errors.InvalidCredentials):
+        sessions.login(ctx, f"alice{bad}" if bad else "\x00", PASSWORD)

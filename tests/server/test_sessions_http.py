@@ -90,6 +90,18 @@ async def test_someone_elses_or_an_unknown_session_is_404(proxied, inbox: Inbox)
     assert await _me_status(proxied, bob.access) == 200
 
 
+@pytest.mark.postgres
+async def test_an_id_postgresql_cannot_hold_is_404_there_too(
+    make_client: Any, postgres_url: str, inbox: Inbox
+) -> None:
+    """A NUL in the path reached the query, and PostgreSQL refused it: a 500."""
+    client = await make_client(postgres_url)
+    alice = await sign_up(client, inbox)
+    for login_id in ("a%00b", "%00", "a%01b"):
+        resp = await client.delete(f"/api/me/sessions/{login_id}/", headers=alice.auth)
+        await problem(resp, 404, "session_not_found")
+
+
 async def test_revoke_and_refresh_reuse_kill_access_tokens_at_once(proxied, inbox: Inbox) -> None:
     alice = await sign_up(proxied, inbox)
     other = await _login(proxied, alice, "192.0.2.9", "other")
