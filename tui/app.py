@@ -98,6 +98,12 @@ class AcctkitApp(App[None]):
             for tab, title, key, help_text in TABS
         ),
         Binding("ctrl+q", "quit", "Quit"),
+        # Tab moves focus before any key typed after it is handed on. As Textual's plain
+        # binding it ran only when the field reached it in its own queue, behind the keys that
+        # followed, so a burst ("Ada<Tab>Lovelace", as a password manager's auto-type or a
+        # paste of keystrokes sends it) landed in one field.
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
         # Ctrl+C quits, as in every other terminal program (it copies when text is selected).
         Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
     ]
