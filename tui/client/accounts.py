@@ -33,7 +33,8 @@ from tui.client.models import (
 from tui.client.problem import ApiProblem
 
 USER_AGENT = "acctkit-tui"
-# Refresh this long before the access token expires, or a tenth of its life if that is shorter.
+# Refresh this long before the access token expires, or a quarter of its life if that is
+# shorter (a short-lived token still leaves its timer room to run late on a busy machine).
 REFRESH_AHEAD_SECONDS = 30.0
 
 
@@ -71,7 +72,7 @@ class AccountsClient:
         self._refresh_due = (
             None
             if lifetime is None
-            else self._clock() + lifetime - min(REFRESH_AHEAD_SECONDS, lifetime / 10)
+            else self._clock() + lifetime - min(REFRESH_AHEAD_SECONDS, lifetime / 4)
         )
 
     def refresh_in(self) -> float | None:
