@@ -4,6 +4,7 @@ server on an ephemeral port that captures what the service sends, and the real a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import os
@@ -44,6 +45,13 @@ _PG_REASON = _postgres_reason()
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty schema in the test database, used through search_path."""
+    with postgres_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """`postgres_url` for fixtures of a wider scope."""
     if _PG_REASON is not None:
         if IN_CI:
             pytest.fail(f"CI=true requires PostgreSQL: {_PG_REASON}")
