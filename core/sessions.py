@@ -184,8 +184,7 @@ def login(ctx: Context, identifier: str, password: str, *, client: Client = NO_C
         user.save(only=changed)  # not every column: a login changes these
         # A success clears the consecutive failures (NIST SP 800-63B 5.2.2) of this identifier
         # and of this address; another address's failures stay counted against that address.
-        for limit, subject in throttles:
-            ratelimit.reset(ctx, limit, subject)
+        ratelimit.reset_all(ctx, throttles)
         return issue_pair(ctx, user, client=client)
 
 
