@@ -167,6 +167,7 @@ def login(ctx: Context, identifier: str, password: str, *, client: Client = NO_C
             refused = _too_many(ratelimit.hit_all(ctx, throttles))
         raise refused or errors.InvalidCredentials()
     assert user is not None
+    verified_hash = user.password_hash
     rehash = ctx.passwords.needs_rehash(user.password_hash)
     new_hash = ctx.passwords.hash(password) if rehash else None
     with connection(), write_transaction():
@@ -174,7 +175,9 @@ def login(ctx: Context, identifier: str, password: str, *, client: Client = NO_C
         if refused is not None:
             raise refused
         user = locked(User.select().where(User.id == user.id)).get_or_none()
-        if user is None:
+        if user is None or user.password_hash != verified_hash:
+            # Deleted, or its password changed while this one was being checked (a reset by
+            # the owner who saw it stolen): the password checked no longer opens the account.
             raise errors.InvalidCredentials()
         user.last_login = ctx.clock.now()
         changed = [User.last_login]

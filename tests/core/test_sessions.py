@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jwt
 import pytest
 
-from core import accounts, db, errors, sessions, signup, tokens
+from core import accounts, db, errors, reset, sessions, signup, tokens
 from core.context import Context
 from core.models import Login, RefreshToken, User
 from core.passwords import Passwords
@@ -293,3 +293,26 @@ def test_what_is_no_id_of_ours_is_not_found_without_a_lookup(
         signup.verify(ctx, bad, "123456")
     with pytest.raises(errors.InvalidCredentials):
         sessions.login(ctx, f"alice{bad}" if bad else "\x00", PASSWORD)
+
+
+def test_a_login_checking_a_password_that_changes_meanwhile_is_refused(
+    ctx: Context, alice: int
+) -> None:
+    """The owner changes a stolen password while a login with it is being checked (argon2
+    takes tens of milliseconds). That login used to go on and get tokens of the new token
+    version, which the change had just revoked everything below. The re-authenticating flows
+    already compared the hash under the row lock; the login now does too."""
+    new = "frumious-bandersnatch"
+
+    class ChangedMidway(Passwords):
+        def verify(self, password_hash: str, password: str) -> bool:
+            checked = super().verify(password_hash, password)
+            reset.change_password(ctx, alice, 0, PASSWORD, new)  # the owner, meanwhile
+            return checked
+
+    thief = dataclasses.replace(ctx, passwords=ChangedMidway(ctx.settings))
+    with pytest.raises(errors.InvalidCredentials):
+        sessions.login(thief, "alice", PASSWORD)
+    with pytest.raises(errors.InvalidCredentials):
+        sessions.login(ctx, "alice", PASSWORD)
+    assert sessions.login(ctx, "alice", new).access
