@@ -101,7 +101,8 @@ class AcctkitApp(App[None]):
         # Tab moves focus before any key typed after it is handed on. As Textual's plain
         # binding it ran only when the field reached it in its own queue, behind the keys that
         # followed, so a burst ("Ada<Tab>Lovelace", as a password manager's auto-type or a
-        # paste of keystrokes sends it) landed in one field.
+        # paste of keystrokes sends it) landed in one field. No widget here takes Tab for itself
+        # (a TextArea indenting with it would need this binding made conditional).
         Binding("tab", "app.focus_next", show=False, priority=True),
         Binding("shift+tab", "app.focus_previous", show=False, priority=True),
         # Ctrl+C quits, as in every other terminal program (it copies when text is selected).
