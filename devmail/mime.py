@@ -43,13 +43,14 @@ DOWNLOAD_PARSER = BytesParser(policy=_CachingPolicy())
 
 
 class _IngestMessage(Message):
-    """compat32's Message, remembering its content type until its headers change.
+    """compat32's Message, remembering its content type and its plain parameters.
 
     The feed parser and the MIME walk ask each part for its content type about nine times,
     and each time compat32 scans the headers and splits the value again.
     """
 
     _content_type: tuple[tuple[int, str], str] | None = None
+    _params: tuple[str, dict[str, str] | None] | None = None  # (Content-Type, plain_params)
 
     def get_content_type(self) -> str:
         key = (len(self._headers), self._default_type)  # type: ignore[attr-defined]
@@ -58,8 +59,6 @@ class _IngestMessage(Message):
         found = super().get_content_type()
         self._content_type = (key, found)
         return found
-
-    _params: tuple[str, dict[str, str] | None] | None = None
 
     def get_param(
         self,

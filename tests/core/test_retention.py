@@ -192,32 +192,18 @@ def test_an_exhausted_limit_is_never_purged_while_it_holds(ctx: Context, clock) 
 def test_purge_deletes_in_batches_until_nothing_is_left(
     ctx: Context, clock: FrozenClock, alice
 ) -> None:
-    for _ in range(7):
-        sessions.login(ctx, "alice", PASSWORD)
-    clock.advance(ctx.settings.refresh_ttl + ctx.settings.record_retention + 1)
+    _ended_logins(ctx, clock, 7)
     purged = retention.purge(ctx, batch=3)
     assert (purged.refresh_tokens, purged.logins) == (7, 7)
     assert counts()["Login"] == 0 and counts()["RefreshToken"] == 0
     assert str(purged) == "7 refresh tokens, 7 logins"
 
 
-def _request(username: str) -> signup.SignupRequest:
-    return signup.SignupRequest(
-        first_name=username.title(),
-        last_name="Example",
-        username=username,
-        email=f"{username}@example.com",
-        password=PASSWORD,
-    )
-
-
 def test_instances_purging_at_once_delete_each_row_once(
     ctx: Context, clock: FrozenClock, alice
 ) -> None:
     """Every instance's sender purges; on PostgreSQL each skips the rows another holds."""
-    for _ in range(40):
-        sessions.login(ctx, "alice", PASSWORD)
-    clock.advance(ctx.settings.refresh_ttl + ctx.settings.record_retention + 1)
+    _ended_logins(ctx, clock, 40)
     barrier = threading.Barrier(3)
 
     def purge() -> retention.Purged:
@@ -231,3 +217,20 @@ def test_instances_purging_at_once_delete_each_row_once(
     retention.purge(ctx)
     assert sum(r.refresh_tokens for r in results) == 40 - left["RefreshToken"]
     assert counts()["RefreshToken"] == 0 and counts()["Login"] == 0
+
+
+def _request(username: str) -> signup.SignupRequest:
+    return signup.SignupRequest(
+        first_name=username.title(),
+        last_name="Example",
+        username=username,
+        email=f"{username}@example.com",
+        password=PASSWORD,
+    )
+
+
+def _ended_logins(ctx: Context, clock: FrozenClock, count: int) -> None:
+    """`count` logins of alice, then the clock past their tokens' expiry and the retention."""
+    for _ in range(count):
+        sessions.login(ctx, "alice", PASSWORD)
+    clock.advance(ctx.settings.refresh_ttl + ctx.settings.record_retention + 1)
