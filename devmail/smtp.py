@@ -33,7 +33,37 @@ class _NoLoginDataWarning(logging.Filter):
         return "login_data is deprecated" not in record.getMessage()
 
 
+_VERBS = frozenset(
+    b"HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP AUTH STARTTLS".split()
+)
+
+
+class _NoContentAsCommands(logging.Filter):
+    """aiosmtpd logs every line it reads as a command, and the word of each unknown one.
+
+    When DATA is refused (no recipient yet, a chaos fault) and the client sends its message
+    anyway, each line of the message is read as a command: codes and reset links went to the
+    log. A line that does not start with an SMTP verb is logged by its length alone.
+    """
+
+    _LINES = frozenset({"%r >> %r", "_handle_client readline: %r"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if not isinstance(args, tuple) or not args:
+            return True
+        if record.msg in self._LINES and isinstance(args[-1], bytes):
+            words = args[-1].split(None, 1)
+            if words and words[0].upper() in _VERBS:
+                return True
+            record.args = (*args[:-1], f"<{len(args[-1])} bytes that are no command>")
+        elif record.msg == "%r unrecognised: %s":
+            record.args = (*args[:-1], "a line that is no command")
+        return True
+
+
 logging.getLogger("mail.log").addFilter(_NoLoginDataWarning())
+logging.getLogger("mail.log").addFilter(_NoContentAsCommands())
 
 
 @dataclass
@@ -79,7 +109,9 @@ class CatchAllHandler:
             self._stats.rejected += 1
             return verdict.reply or "421 4.3.0 devmail chaos: connection dropped"
         raw = envelope.original_content or b""
-        received = StoredEnvelope(envelope.mail_from or "", tuple(envelope.rcpt_tos))
+        received = StoredEnvelope(
+            _readable(envelope.mail_from or ""), tuple(map(_readable, envelope.rcpt_tos))
+        )
         try:
             # One connection waits for each reply, so its mail is parsed in place; with
             # several, parsing goes to the parser processes while the loop serves the rest.
@@ -91,6 +123,16 @@ class CatchAllHandler:
         self._stats.accepted += 1
         self._stats.accepted_bytes += len(raw)
         return f"250 2.0.0 Ok: queued as {summary.message.id}"
+
+
+def _readable(address: str) -> str:
+    """An envelope address as text that JSON and SQLite can hold.
+
+    After SMTPUTF8, aiosmtpd keeps bytes that are not UTF-8 as surrogate escapes: stored as
+    they were, they made the message unstorable with --db and every listing a 500 without.
+    They become U+FFFD, as in the headers; /raw still has the message exactly as sent.
+    """
+    return address.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class _CountingSMTP(PipelinedSMTP):

@@ -7,6 +7,7 @@ import hashlib
 import os
 import smtplib
 from email.message import EmailMessage
+from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -208,3 +209,31 @@ async def test_envelope_mismatch(devmail: Devmail) -> None:
     }
     found = await devmail.json("/api/v1/search", query="to:mallory@example.com")
     assert [m["Subject"] for m in found["messages"]] == ["Your acctkit code: 042917"]
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["memory", "db"])
+async def test_an_envelope_that_is_not_utf8_is_stored_readably(
+    make_devmail: MakeDevmail, tmp_path: Path, on_disk: bool
+) -> None:
+    """aiosmtpd keeps such bytes (after SMTPUTF8) as surrogate escapes. With --db the message
+    was refused (451, a traceback in the log, each retry the same); in memory it was stored and
+    then every listing and search was a 500 until it was deleted."""
+    devmail = await make_devmail(db_path=str(tmp_path / "devmail.db") if on_disk else None)
+    raw = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: latin-1 envelope\r\n\r\nhi\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", devmail.smtp_port)
+    writer.write(
+        b"EHLO x\r\nMAIL FROM:<j\xf6rg@example.com> SMTPUTF8\r\nRCPT TO:<\xc3@example.com>\r\n"
+        b"DATA\r\n" + raw + b".\r\nQUIT\r\n"
+    )
+    replies = (await asyncio.wait_for(reader.read(), 10)).splitlines()
+    writer.close()
+    assert [line[:3] for line in replies if line[3:4] == b" "][-3:] == [b"354", b"250", b"221"]
+    listing = await devmail.json("/api/v1/messages")
+    (summary,) = listing["messages"]
+    assert summary["Envelope"] == {
+        "MailFrom": "j\ufffdrg@example.com",
+        "RcptTo": ["\ufffd@example.com"],
+    }
+    assert (await devmail.json("/api/v1/search", query="from:rg@example"))["messages_count"] == 1
+    raw_back = await devmail.client.get(f"/api/v1/message/{summary['ID']}/raw")
+    assert await raw_back.read() == raw

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,24 @@ def test_data_reader_agrees_with_the_rules_for_any_content_and_any_reads(
         assert (got, error) == (b"", "500 Line too long (see RFC5321 4.5.3.1.6)")
     else:
         assert (got, error) == (content, None)
+
+
+async def test_content_read_as_commands_stays_out_of_the_log(
+    devmail: Devmail, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DATA refused (here no RCPT; a chaos fault does it too) and the message sent anyway: each
+    line of it is read as a command, and aiosmtpd logged every one, codes and links included."""
+    caplog.set_level(logging.DEBUG, logger="mail.log")
+    reader, writer = await asyncio.open_connection("127.0.0.1", devmail.smtp_port)
+    writer.write(
+        b"EHLO x\r\nMAIL FROM:<a@wire.test>\r\nDATA\r\nSubject: Your code\r\n\r\n"
+        b"Your code is 271828\r\n314159\r\nhttp://127.0.0.1:8000/reset-password/SECRETUID\r\n"
+        b".\r\nQUIT\r\n"
+    )
+    replies = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert b"503 Error: need RCPT command" in replies
+    assert "MAIL FROM:<a@wire.test>" in caplog.text, "commands are still logged"
+    logged = caplog.text.upper()  # the warning about an unknown command upper-cases it
+    for secret in ("271828", "314159", "SECRETUID", "YOUR CODE"):
+        assert secret not in logged, caplog.text
