@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
+from email.errors import MessageError
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
@@ -21,12 +22,21 @@ class ComposeError(ValueError):
     """The body is well-formed JSON but no message can be built from it."""
 
 
-def _address(found: SendAddress) -> str:
+# What the stdlib's header parsers raise for values they cannot read: HeaderParseError (a
+# MessageError) for `<a@b>` as an address, IndexError for `"` as a Reply-To, and so on.
+_REFUSED = (ValueError, IndexError, TypeError, MessageError)
+
+
+def _checked(email: str) -> str:
     try:
-        HeaderAddress(addr_spec=found.Email)
-    except (ValueError, IndexError, TypeError) as exc:
-        raise ComposeError(f"{found.Email!r} is not an email address") from exc
-    return formataddr((found.Name, found.Email))
+        HeaderAddress(addr_spec=email)
+    except _REFUSED as exc:
+        raise ComposeError(f"{email!r} is not an email address") from exc
+    return email
+
+
+def _address(found: SendAddress) -> str:
+    return formataddr((found.Name, _checked(found.Email)))
 
 
 def compose(request: SendRequest) -> tuple[bytes, Envelope]:
@@ -46,9 +56,12 @@ def compose(request: SendRequest) -> tuple[bytes, Envelope]:
     for name, value in request.Headers.items():
         try:
             message[name] = value
-        except (ValueError, TypeError) as exc:
+        except _REFUSED as exc:
             raise ComposeError(f"header {name} could not be set: {exc}") from exc
-    message.set_content(request.Text or "")
+    try:
+        message.set_content(request.Text or "")
+    except TypeError as exc:  # a multipart Content-Type among the Headers
+        raise ComposeError(f"the Headers make a message that cannot carry Text: {exc}") from exc
     if request.HTML:
         message.add_alternative(request.HTML, subtype="html")
     for attachment in request.Attachments:
@@ -71,6 +84,6 @@ def compose(request: SendRequest) -> tuple[bytes, Envelope]:
             disposition=disposition,
             cid=f"<{attachment.ContentID}>" if attachment.ContentID else None,
         )
-    rcpt = [a.Email for a in (*request.To, *request.Cc)] + list(request.Bcc)
+    rcpt = [a.Email for a in (*request.To, *request.Cc)] + [_checked(a) for a in request.Bcc]
     raw = message.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     return raw, Envelope(request.From.Email, tuple(rcpt))

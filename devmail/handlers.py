@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from urllib.parse import quote
 
 import msgspec
@@ -139,6 +140,11 @@ async def get_headers(request: web.Request) -> web.Response:
     return json_response(await _headers(await _named(request)))
 
 
+# type/subtype, each an RFC 9110 token. A part's Content-Type is whatever the sender wrote: one
+# with a control character made aiohttp drop the connection instead of answering.
+_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 async def get_part(request: web.Request) -> web.Response:
     summary = await _named(request)
     raw = await _store(request).raw(summary.message.id)
@@ -149,14 +155,23 @@ async def get_part(request: web.Request) -> web.Response:
     if found is None:
         raise Problem(404, "part_not_found", "the message has no part with that number")
     content_type, file_name, payload = found
-    response = web.Response(body=payload, content_type=content_type)
+    if not _MEDIA_TYPE.fullmatch(content_type):
+        content_type = "application/octet-stream"
+    response = _mail_content(web.Response(body=payload, content_type=content_type))
     if file_name:
         response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(file_name)}"
     return response
 
 
-# The HTML view shows mail from anyone: no script runs, nothing loads from elsewhere.
+# Views and parts show mail from anyone: no script runs (an HTML or SVG part opened from the
+# API ran with devmail's origin), nothing loads from elsewhere.
 _VIEW_CSP = "default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'; sandbox"
+
+
+def _mail_content(response: web.Response) -> web.Response:
+    response.headers["Content-Security-Policy"] = _VIEW_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 async def view_html(request: web.Request) -> web.Response:
@@ -165,10 +180,7 @@ async def view_html(request: web.Request) -> web.Response:
     html = summary.message.parsed.html
     if not html:
         raise Problem(404, "part_not_found", "the message has no HTML part")
-    response = web.Response(text=html, content_type="text/html", charset="utf-8")
-    response.headers["Content-Security-Policy"] = _VIEW_CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _mail_content(web.Response(text=html, content_type="text/html", charset="utf-8"))
 
 
 async def view_text(request: web.Request) -> web.Response:

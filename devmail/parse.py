@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
@@ -83,15 +84,18 @@ class ParsedMessage:
 
     @cached_property
     def date(self) -> datetime | None:
+        """In UTC; None when the Date cannot be read, or is no UTC time (9999-12-31 -2359)."""
         for name, value in self.raw_headers:
             if name.lower() == "date":
                 try:
                     found: datetime | None = getattr(parse_header(name, value), "datetime", None)
+                    if found is None:
+                        return None
+                    if found.tzinfo is None:
+                        found = found.replace(tzinfo=UTC)
+                    return found.astimezone(UTC)
                 except Exception:
                     return None
-                if found is not None and found.tzinfo is None:
-                    found = found.replace(tzinfo=UTC)
-                return found
         return None
 
 
@@ -368,10 +372,18 @@ def part_bytes(raw: bytes, part_id: str) -> tuple[str, str, bytes] | None:
     return None
 
 
+# An attached message written back as it came over SMTP: CRLF, each header line as sent.
+_WIRE = policy.default.clone(linesep="\r\n", refold_source="none")
+
+
 def _payload(part: Message) -> bytes:
     if part.get_content_type() == "message/rfc822":
+        # The attached message alone: `part.as_bytes()` put the wrapper's own headers on top.
+        attached = part.get_payload()
+        if not isinstance(attached, list) or not attached:
+            return b""
         try:
-            return part.as_bytes()
+            return attached[0].as_bytes(policy=_WIRE)
         except Exception:
             return b""
     payload = part.get_payload(decode=True)

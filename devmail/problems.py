@@ -127,7 +127,8 @@ _FORM_KINDS: tuple[type[msgspec.Struct], ...] = (DeleteRequest, ReadRequest)
 
 def _from_form(body: bytes, kind: type[_S]) -> _S:
     try:
-        form = parse_qs(body.decode("utf-8"), strict_parsing=True)
+        # Blank values kept: dropped, `ids=` read as no IDs at all, which means every message.
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
     except (UnicodeDecodeError, ValueError):
         raise Problem(400, "malformed_body", "the form body could not be read") from None
     values: dict[str, Any] = {}
@@ -138,8 +139,6 @@ def _from_form(body: bytes, kind: type[_S]) -> _S:
             values["Read"] = found[-1].casefold() in ("true", "1", "yes", "on")
         else:
             raise Problem(400, "malformed_body", f"unknown form field {key!r}")
-    if not values.get("IDs"):
-        values.pop("IDs", None)
     try:
         return msgspec.convert(values, type=kind)
     except msgspec.ValidationError as exc:

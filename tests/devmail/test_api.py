@@ -174,6 +174,26 @@ async def test_raw_is_byte_for_byte(devmail: Devmail) -> None:
     assert summary["Size"] == len(raw)
 
 
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Fri, 31 Dec 9999 23:59:59 -2359",  # after 9999-12-31 in UTC
+        "Sat, 1 Jan 10000 00:00:00 +0000",  # no year datetime has
+        "Tue, 30 Feb 2021 10:00:00 +0000",  # no such day
+    ],
+)
+async def test_a_date_that_is_no_utc_time_falls_back_to_arrival(
+    devmail: Devmail, date: str
+) -> None:
+    """A Date whose UTC time falls outside datetime's range made the message a 500 for good."""
+    raw = f"From: s@example.com\r\nTo: r@example.com\r\nDate: {date}\r\n\r\nx\r\n".encode()
+    await asyncio.to_thread(_send_bytes, devmail.smtp_port, raw, ["r@example.com"])
+    (summary,) = (await devmail.json("/api/v1/messages"))["messages"]
+    message = await devmail.json(f"/api/v1/message/{summary['ID']}")
+    assert message["Date"] == message["Created"] == summary["Created"]
+    assert message["Headers"]["Date"] == [date]
+
+
 async def test_headers_route_canonical_names_all_values(devmail: Devmail) -> None:
     raw = (
         b"Received: from a\r\nReceived: from b\r\nmessage-id: <m1@x>\r\n"
@@ -306,6 +326,23 @@ async def test_delete_with_form_body_and_lowercase_key(devmail: Devmail) -> None
     response = await devmail.client.delete("/api/v1/messages", json={"ids": [ids[2]]})
     assert response.status == 200
     assert [m["ID"] for m in (await devmail.json("/api/v1/messages"))["messages"]] == [ids[0]]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"), [(b"ids=", 200), (b"IDs=&ids=", 200), (b"=", 400), (b"=x", 400)]
+)
+async def test_a_form_body_naming_no_message_changes_nothing(
+    devmail: Devmail, body: bytes, status: int
+) -> None:
+    """A blank form value was dropped, so `ids=` (as a client sends an empty list) read as no
+    body at all: DELETE emptied the mailbox and PUT marked every message."""
+    await send_three(devmail)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for method, data in (("DELETE", body), ("PUT", body + b"&Read=true")):
+        response = await devmail.client.request(method, "/api/v1/messages", data=data, headers=form)
+        assert response.status == status, await response.text()
+    listing = await devmail.json("/api/v1/messages")
+    assert (listing["total"], listing["unread"]) == (3, 3)
 
 
 async def test_delete_search(devmail: Devmail) -> None:

@@ -140,3 +140,98 @@ async def test_send_injects_a_mail_over_http(devmail: Devmail) -> None:
         response = await devmail.client.post("/api/v1/send", json=bad)
         assert response.status == 400, bad
     assert (await devmail.json("/api/v1/messages"))["total"] == 1
+
+
+async def test_send_that_cannot_be_built_is_a_400_and_stores_nothing(devmail: Devmail) -> None:
+    """These were 500s: the stdlib's address parser raises HeaderParseError (not a ValueError)
+    for some addresses and IndexError for others, and a multipart Content-Type in Headers made
+    set_content raise."""
+    base = {"From": {"Email": "a@example.com"}, "To": [{"Email": "b@example.com"}], "Text": "t"}
+    for change in (
+        {"From": {"Email": "a@b@example.com"}},
+        {"From": {"Email": "<a@example.com>"}},
+        {"To": [{"Email": "b@example.com@"}]},
+        {"Cc": [{"Email": "<c@example.com>"}]},
+        {"ReplyTo": [{"Email": "r@x@y"}]},
+        {"Bcc": ["not an address"]},
+        {"Bcc": ["<d@example.com>"]},
+        {"Headers": {"Reply-To": '"'}},
+        {"Headers": {"Sender": '"', "X-Other": "kept"}},
+        {"Headers": {"Content-Type": "multipart/mixed"}},
+        {"Headers": {"Content-Type": "multipart/alternative; boundary=x"}},
+    ):
+        response = await devmail.client.post("/api/v1/send", json={**base, **change})
+        assert response.status == 400, (change, await response.text())
+        assert response.content_type == "application/problem+json"
+        assert (await response.json())["code"] == "invalid_message"
+    assert (await devmail.json("/api/v1/info"))["Messages"] == 0
+
+
+async def test_a_part_runs_no_script_when_opened_in_a_browser(devmail: Devmail) -> None:
+    """A part was served as its own type with nothing else: an SVG or HTML part opened from
+    the API ran its script with devmail's origin (and so could delete every message)."""
+    raw = (
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hostile parts\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+        b"--B\r\nContent-Type: image/svg+xml\r\n\r\n"
+        b"<svg xmlns='http://www.w3.org/2000/svg'><script>fetch('/api/v1/messages',"
+        b"{method:'DELETE'})</script></svg>\r\n"
+        b"--B\r\nContent-Type: text/html\r\nContent-Disposition: inline\r\n\r\n"
+        b"<script>alert(1)</script>\r\n--B--\r\n"
+    )
+    await devmail.send(raw)
+    (summary,) = (await devmail.json("/api/v1/messages"))["messages"]
+    for part, content_type in (("2", "image/svg+xml"), ("3", "text/html")):
+        response = await devmail.client.get(f"/api/v1/message/{summary['ID']}/part/{part}")
+        assert (response.status, response.content_type) == (200, content_type)
+        policy = response.headers["Content-Security-Policy"]
+        assert "sandbox" in policy and "default-src 'none'" in policy, policy
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_part_whose_type_is_no_media_type_downloads_as_bytes(devmail: Devmail) -> None:
+    """A control character in a part's Content-Type went into the response's header: aiohttp
+    refused to write it and dropped the connection with no answer at all."""
+    raw = (
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: odd types\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+        b"--B\r\nContent-Type: \x1b[31mtext/x-red\r\n\r\nred\r\n"
+        b"--B\r\nContent-Type: application/\xff\xfe\r\n\r\nbytes\r\n"
+        b"--B\r\nContent-Type: a b/c d\r\n\r\nspaced\r\n--B--\r\n"
+    )
+    await devmail.send(raw)
+    (summary,) = (await devmail.json("/api/v1/messages"))["messages"]
+    for part, payload in (("2", b"red"), ("3", b"bytes"), ("4", b"spaced")):
+        response = await devmail.client.get(f"/api/v1/message/{summary['ID']}/part/{part}")
+        assert response.status == 200, await response.text()
+        assert response.content_type == "application/octet-stream"
+        assert await response.read() == payload
+
+
+async def test_an_attached_message_downloads_as_that_message(devmail: Devmail) -> None:
+    """The part came with the wrapper's own MIME headers on top (`Content-Type: message/rfc822`,
+    its Content-Disposition), so the .eml a person saved had them as its headers instead of
+    the attached message's, and newlines where the mail had CRLF."""
+    # The CRLF before a boundary belongs to the boundary (RFC 2046), not to the part.
+    inner = b"From: c@example.com\r\nSubject: the original\r\n\r\nforwarded\r\n271828"
+    raw = (
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        b"--B\r\nContent-Type: message/rfc822\r\n"
+        b'Content-Disposition: attachment; filename="original.eml"\r\n\r\n'
+        + inner
+        + b"\r\n--B--\r\n"
+    )
+    await devmail.send(raw)
+    (summary,) = (await devmail.json("/api/v1/messages"))["messages"]
+    message = await devmail.json(f"/api/v1/message/{summary['ID']}")
+    (attached,) = message["Attachments"]
+    assert (attached["PartID"], attached["FileName"]) == ("2", "original.eml")
+    response = await devmail.client.get(f"/api/v1/message/{summary['ID']}/part/2")
+    assert response.content_type == "message/rfc822"
+    downloaded = await response.read()
+    assert downloaded == inner
+    assert attached["Size"] == len(inner)
