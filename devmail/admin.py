@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import resource
 import time
+from urllib.parse import urlsplit
 
 import msgspec
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
 from contract import mailpit
 from devmail import __version__
@@ -51,8 +52,24 @@ async def info(request: web.Request) -> web.Response:
     )
 
 
+def _from_elsewhere(request: web.Request) -> bool:
+    """A browser's handshake from a page of another origin.
+
+    A websocket is not held back by the same-origin policy the way a fetch of the JSON API is:
+    without this, any web page the developer opened could read every code and link devmail
+    catches. Browsers always send Origin on a websocket handshake; the TUI and scripts send
+    none, and devmail's own pages would send their own origin."""
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is None:
+        return False
+    found = urlsplit(origin)
+    return found.scheme not in ("http", "https") or found.netloc.lower() != request.host.lower()
+
+
 async def events(request: web.Request) -> web.WebSocketResponse:
     """Websocket of {"Type", "Data"} events; subscribed before the handshake so none is missed."""
+    if _from_elsewhere(request):
+        raise Problem(403, "cross_origin", "a page of another origin may not read devmail's events")
     server = request.app[DEVMAIL_KEY]
     ws = web.WebSocketResponse(heartbeat=30)
     subscription = server.store.subscribe()

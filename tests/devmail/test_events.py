@@ -169,3 +169,31 @@ async def test_a_stalled_subscriber_pins_frames_not_messages(
     with pytest.raises(events.SubscriberLagged):
         await stalled.next_batch()
     stalled.close()
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "file://", "http://127.0.0.1:1"])
+async def test_a_page_of_another_origin_may_not_read_the_events(
+    devmail: Devmail, origin: str
+) -> None:
+    response = await devmail.client.get(
+        "/api/events",
+        headers={
+            "Origin": origin,
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
+    assert response.status == 403
+    assert (await response.json())["code"] == "cross_origin"
+
+
+async def test_its_own_origin_and_no_origin_may_read_the_events(devmail: Devmail) -> None:
+    own = f"http://{devmail.client.server.host}:{devmail.client.server.port}"
+    for headers in ({"Origin": own}, {}):
+        ws = await devmail.client.ws_connect("/api/events", headers=headers)
+        await devmail.send(plain_mail("bob@example.com", "seen"))
+        [(kind, data)] = await next_events(ws, 1)
+        assert (kind, data["Subject"]) == ("new", "seen")
+        await ws.close()
