@@ -143,7 +143,6 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from ACCTKIT_* variables; unknown or empty ones keep their defaults."""
         d = cls()
-        proxies = env.get("ACCTKIT_TRUSTED_PROXIES", "")
         return cls(
             database_url=env.get("ACCTKIT_DATABASE_URL") or d.database_url,
             secret_key=env.get("ACCTKIT_SECRET_KEY") or None,
@@ -166,7 +165,7 @@ class Settings:
             password_min_length=_int(env, "ACCTKIT_PASSWORD_MIN_LENGTH", d.password_min_length, 1),
             ratelimit=_flag(env, "ACCTKIT_RATELIMIT", d.ratelimit),
             avatar_max_bytes=_int(env, "ACCTKIT_AVATAR_MAX_BYTES", d.avatar_max_bytes, 1),
-            trusted_proxies=tuple(p.strip() for p in proxies.split(",") if p.strip()),
+            trusted_proxies=_networks(env, "ACCTKIT_TRUSTED_PROXIES", d.trusted_proxies),
             notice_retry_period=_int(env, "ACCTKIT_NOTICE_RETRY_PERIOD", d.notice_retry_period, 60),
             smtp_timeout=_int(env, "ACCTKIT_SMTP_TIMEOUT", d.smtp_timeout, 1),
             mail_backoff_cap=_int(env, "ACCTKIT_MAIL_BACKOFF_CAP", d.mail_backoff_cap, 1),
