@@ -176,18 +176,24 @@ def confirm(ctx: Context, uid: str, new_password: str, re_new_password: str) -> 
         reset = _usable(
             PasswordReset.get_or_none(PasswordReset.uid_hash == digest), ctx.clock.now()
         )
-        user = User.get_by_id(reset.user_id)
+        found = User.get_or_none(User.id == reset.user_id)
+    if found is None:  # deleted since the link was read, and its links with it
+        raise errors.ResetInvalid()
     if new_password != re_new_password:
         raise errors.PasswordMismatch(
             errors={"re_new_password": ["The two passwords do not match."]}
         )
-    _check_policy(ctx, user, new_password)
+    _check_policy(ctx, found, new_password)
     new_hash = ctx.passwords.hash(new_password)
     with connection(), write_transaction():
         now = ctx.clock.now()
+        # The user before the link, as every path that locks both (deleting the account deletes
+        # its links under the user's lock), so PostgreSQL never deadlocks.
+        user = locked(User.select().where(User.id == found.id)).get_or_none()
+        if user is None:
+            raise errors.ResetInvalid()
         query = locked(PasswordReset.select().where(PasswordReset.uid_hash == digest))
         reset = _usable(query.get_or_none(), now)
-        user = locked(User.select().where(User.id == reset.user_id)).get()
         reset.used_at = now
         reset.save()
         _set_password(ctx, user, new_hash, ref=reset.id, how="with a password reset link")

@@ -220,10 +220,12 @@ def refresh(ctx: Context, refresh_token: str) -> TokenPair:
     now = ctx.clock.now()
     with connection():
         with write_transaction():
-            # Login before token, in every path that locks both, so PostgreSQL never deadlocks.
+            # User, then login, then token, as every path that locks them, so PostgreSQL never
+            # deadlocks: the new token's foreign key waits for the user row, which logout-all,
+            # a password change or a deletion hold while they wait for this login.
+            user = locked(User.select().where(User.id == claims.user_id)).get_or_none()
             login = _locked_login(claims.family)
             row = locked(RefreshToken.select().where(RefreshToken.jti == claims.jti)).get_or_none()
-            user = User.get_or_none(User.id == claims.user_id)
             if (
                 row is None
                 or user is None

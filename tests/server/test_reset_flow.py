@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 
+import psycopg2
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -17,6 +19,7 @@ from core.outbox import pending_count
 from core.users import UserView
 from server.keys import CONTEXT
 from tests.conftest import Inbox, body_text
+from tests.server.support import PASSWORD, problem, sign_up, until_waiting_for_locks
 
 OLD = "vorpal-blade-snicker"
 NEW = "frumious-bandersnatch"
@@ -307,3 +310,58 @@ async def test_openapi_lists_the_reset_routes(client) -> None:
     page = doc["paths"]["/reset-password/{uid}"]
     assert "text/html" in page["get"]["responses"]["200"]["content"]
     assert "application/x-www-form-urlencoded" in page["post"]["requestBody"]["content"]
+
+
+# What else locks the user and then touches its reset links, with the status it answers.
+_USER_THEN_LINKS = {
+    "account deletion": ("DELETE", "/api/me/", {"password": PASSWORD}, 204),
+    "password change": (
+        "POST",
+        "/api/me/password/",
+        {"current_password": PASSWORD, "new_password": "looking-glass-2027"},
+        200,
+    ),
+    "a newer reset request": (
+        "POST",
+        "/api/auth/password/reset/",
+        {"email": "alice@example.com"},
+        202,
+    ),
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("rival", list(_USER_THEN_LINKS))
+async def test_a_confirm_racing_what_locks_the_user_is_not_a_deadlock(
+    postgres_url: str, make_client: Any, inbox: Inbox, rival: str
+) -> None:
+    """The confirm locked its link, then waited for the user row, which the rival held while it
+    waited to delete or invalidate that link: PostgreSQL broke the deadlock by failing one of
+    them, a 503. The row locks are lined up by holding the user row and letting the rival, then
+    the confirm, queue behind it."""
+    application = f"acctkit-{uuid.uuid4().hex[:12]}"
+    client = await make_client(f"{postgres_url}&application_name={application}")
+    alice = await sign_up(client, inbox)
+    uid = await mailed_uid(client, inbox, alice.email)
+    method, path, body, ok = _USER_THEN_LINKS[rival]
+    holder = psycopg2.connect(postgres_url)
+    try:
+        holder.cursor().execute('SELECT id FROM "user" WHERE id = %s FOR UPDATE', (alice.id,))
+        rivalling = asyncio.ensure_future(
+            client.request(method, path, json=body, headers=alice.auth)
+        )
+        await until_waiting_for_locks(application, 1)
+        confirming = asyncio.ensure_future(
+            client.post(
+                "/api/auth/password/reset/confirm/",
+                json={"uid": uid, "new_password": NEW, "re_new_password": NEW},
+            )
+        )
+        await until_waiting_for_locks(application, 2)
+    finally:
+        holder.rollback()
+        holder.close()
+    rivalled, confirmed = await rivalling, await confirming
+    assert rivalled.status == ok, await rivalled.text()
+    await problem(confirmed, 404, "reset_invalid")
+    await settle(client)

@@ -3,13 +3,23 @@ tokens at once: token revoke, refresh reuse, password change, logout-all, ending
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
+import psycopg2
 import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import Inbox
-from tests.server.support import PASSWORD, Account, bearer, problem, sign_up
+from tests.server.support import (
+    PASSWORD,
+    Account,
+    bearer,
+    problem,
+    sign_up,
+    until_waiting_for_locks,
+)
 
 
 @pytest.fixture
@@ -149,3 +159,47 @@ async def test_signup_verify_records_where_the_login_started(make_client: Any, i
     (only,) = await _sessions(client, alice.access)
     assert only["ip"] == "127.0.0.1" and only["current"] is True
     assert only["user_agent"] and "aiohttp" in only["user_agent"].lower()
+
+
+_REVOKE_EVERY_LOGIN = {
+    "logout-all": ("POST", "/api/auth/logout-all/", None, 204),
+    "password change": (
+        "POST",
+        "/api/me/password/",
+        {"current_password": PASSWORD, "new_password": "looking-glass-2027"},
+        200,
+    ),
+    "account deletion": ("DELETE", "/api/me/", {"password": PASSWORD}, 204),
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("revocation", list(_REVOKE_EVERY_LOGIN))
+async def test_a_refresh_racing_a_revocation_of_every_login_is_not_a_deadlock(
+    postgres_url: str, make_client: Any, inbox: Inbox, revocation: str
+) -> None:
+    """The refresh locked its login, then its new token's foreign key waited for the user row,
+    which the revocation held while it waited for that login: PostgreSQL broke the deadlock
+    by failing the refresh, a 503. The row locks are lined up here by holding the user row,
+    then letting the revocation and the refresh queue behind it in that order."""
+    application = f"acctkit-{uuid.uuid4().hex[:12]}"
+    client = await make_client(f"{postgres_url}&application_name={application}")
+    alice = await sign_up(client, inbox)
+    method, path, body, ok = _REVOKE_EVERY_LOGIN[revocation]
+    holder = psycopg2.connect(postgres_url)
+    try:
+        holder.cursor().execute('SELECT id FROM "user" WHERE id = %s FOR UPDATE', (alice.id,))
+        revoking = asyncio.ensure_future(
+            client.request(method, path, json=body, headers=alice.auth)
+        )
+        await until_waiting_for_locks(application, 1)
+        refreshing = asyncio.ensure_future(
+            client.post("/api/token/refresh/", json={"refresh": alice.refresh})
+        )
+        await until_waiting_for_locks(application, 2)
+    finally:
+        holder.rollback()
+        holder.close()
+    revoked, refreshed = await revoking, await refreshing
+    assert revoked.status == ok, await revoked.text()
+    await problem(refreshed, 401, "token_invalid")
