@@ -84,12 +84,23 @@ def _upright_pixels(image: Image.Image) -> Image.Image:
         im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
         for im in (image, upright)
     )
-    converted = upright.convert("RGBA" if has_alpha else "RGB")
+    converted = _eight_bit(upright).convert("RGBA" if has_alpha else "RGB")
     if icc:
         converted = _to_srgb(converted, icc)
     if has_alpha and converted.getextrema()[3][0] == 255:
         converted = converted.convert("RGB")  # an alpha channel that is opaque everywhere
     return converted
+
+
+_SIXTEEN_BIT = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit grey (a 16-bit greyscale PNG) as 8-bit grey. `convert` clips such values to 255
+    instead of scaling them, so every grey past 1/256 of white came out white."""
+    if image.mode not in _SIXTEEN_BIT and not (image.mode == "I" and image.getextrema()[1] > 255):
+        return image
+    return image.convert("I").point(lambda value: value / 256).convert("L")
 
 
 def _to_srgb(image: Image.Image, icc: bytes) -> Image.Image:

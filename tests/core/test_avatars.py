@@ -4,6 +4,7 @@ metadata survives."""
 from __future__ import annotations
 
 import hashlib
+import io
 import resource
 
 import pytest
@@ -104,3 +105,16 @@ def test_small_image_is_not_enlarged() -> None:
     result = avatars.encode(samples.encoded(Image.new("RGB", (64, 32), "white"), "PNG"))
     assert (result.width, result.height) == (64, 32)
     assert samples.opened(result.data).size == (64, 32)
+
+
+def test_sixteen_bit_grey_keeps_its_shades() -> None:
+    # A 16-bit greyscale PNG, left half mid-grey and right half a quarter grey: clipped to 8 bits
+    # instead of scaled, both came out white.
+    grey = Image.new("I;16", (64, 32), 0x8000)
+    grey.paste(Image.new("I;16", (32, 32), 0x4000), (32, 0))
+    out = io.BytesIO()
+    grey.save(out, format="PNG")
+    assert Image.open(io.BytesIO(out.getvalue())).mode.startswith("I")
+    image = samples.opened(avatars.encode(out.getvalue()).data).convert("L")
+    assert abs(image.getpixel((8, 16)) - 128) <= 3
+    assert abs(image.getpixel((56, 16)) - 64) <= 3
