@@ -133,7 +133,7 @@ async def get_raw(request: web.Request) -> web.Response:
     raw = await _store(request).raw(summary.message.id)
     if raw is None:
         raise Problem(404, "message_not_found", "the message was deleted meanwhile")
-    return web.Response(body=raw, content_type="text/plain", charset="utf-8")
+    return _mail_content(web.Response(body=raw, content_type="text/plain", charset="utf-8"))
 
 
 async def get_headers(request: web.Request) -> web.Response:
@@ -186,4 +186,4 @@ async def view_html(request: web.Request) -> web.Response:
 async def view_text(request: web.Request) -> web.Response:
     """Mailpit's GET /view/{ID}.txt: the text part alone (empty when there is none)."""
     summary = await resolve(request, _store(request), request.match_info["id"])
-    return web.Response(text=summary.message.parsed.text, content_type="text/plain")
+    return _mail_content(web.Response(text=summary.message.parsed.text, content_type="text/plain"))

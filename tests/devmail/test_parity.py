@@ -182,8 +182,15 @@ async def test_a_part_runs_no_script_when_opened_in_a_browser(devmail: Devmail) 
     )
     await devmail.send(raw)
     (summary,) = (await devmail.json("/api/v1/messages"))["messages"]
-    for part, content_type in (("2", "image/svg+xml"), ("3", "text/html")):
-        response = await devmail.client.get(f"/api/v1/message/{summary['ID']}/part/{part}")
+    message = f"/api/v1/message/{summary['ID']}"
+    for path, content_type in (
+        (f"{message}/part/2", "image/svg+xml"),
+        (f"{message}/part/3", "text/html"),
+        # Mail as text: a browser that sniffed it would find the same markup.
+        (f"{message}/raw", "text/plain"),
+        (f"/view/{summary['ID']}.txt", "text/plain"),
+    ):
+        response = await devmail.client.get(path)
         assert (response.status, response.content_type) == (200, content_type)
         policy = response.headers["Content-Security-Policy"]
         assert "sandbox" in policy and "default-src 'none'" in policy, policy
