@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import peewee
+
 from core import errors
 from core.context import Context
-from core.db import locked, write_transaction
+from core.db import is_sqlite, locked, write_transaction
 from core.models import RateLimit
 
 
@@ -124,18 +126,36 @@ def enforce(
 
 
 def reset_all(ctx: Context, checks: Sequence[Check]) -> None:
-    """Forget what each check counted, in one statement (call inside a write transaction). With
-    rate limits off nothing is counted, so nothing is cleared either."""
+    """Forget what each check counted (call inside a write transaction). With rate limits off
+    nothing is counted, so nothing is cleared either."""
     if not ctx.settings.ratelimit or not checks:
         return
-    RateLimit.delete().where(RateLimit.key.in_([_key(limit, s) for limit, s in checks])).execute()
+    _delete(RateLimit.key.in_([_key(limit, s) for limit, s in checks]))
 
 
 def reset(ctx: Context, limit: Limit, subject: str) -> None:
-    RateLimit.delete().where(RateLimit.key == _key(limit, subject)).execute()
+    _delete(RateLimit.key == _key(limit, subject))
 
 
-def reset_prefix(ctx: Context, limit: Limit, prefix: str) -> None:
-    """Forget every subject of `limit` that starts with `prefix` (which must not contain SQL
-    LIKE wildcards: callers pass hex digests)."""
-    RateLimit.delete().where(RateLimit.key.startswith(_key(limit, prefix))).execute()
+def forget(ctx: Context, checks: Sequence[Check], prefixes: Sequence[Check] = ()) -> None:
+    """Forget the `checks`, and every subject of each prefix check that starts with its subject
+    (which must not contain SQL LIKE wildcards: callers pass hex digests), in one go. Call inside
+    a write transaction."""
+    condition: peewee.Expression = RateLimit.key.in_([_key(limit, s) for limit, s in checks])
+    for limit, prefix in prefixes:
+        condition = condition | RateLimit.key.startswith(_key(limit, prefix))
+    _delete(condition)
+
+
+def _delete(condition: peewee.Expression) -> None:
+    """Delete the matching rows, on PostgreSQL after locking them in key order, the order
+    `hit_all` locks in. A DELETE takes its rows in whatever order its plan visits them, and
+    clearing a login's failures (identifier row, then its per-address rows) while a failed
+    login of the same identifier locked them the other way round was a deadlock."""
+    if not is_sqlite():
+        query = RateLimit.select(RateLimit.key).where(condition).order_by(RateLimit.key)
+        keys = [key for (key,) in locked(query).tuples()]
+        if not keys:
+            return
+        condition = RateLimit.key.in_(keys)
+    RateLimit.delete().where(condition).execute()

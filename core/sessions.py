@@ -195,10 +195,13 @@ def forget_failed_logins(ctx: Context, user: User) -> None:
     """A new password set through a reset or a change clears the failures counted against the
     user's username and address, so an owner locked out by someone else's guesses gets back in.
     Call inside a write transaction."""
-    for identifier in (user.username_key, user.email_key):
-        digest = _identifier_digest(ctx, identifier)
-        ratelimit.reset(ctx, ratelimit.LOGIN_FAILURES_PER_IDENTIFIER, digest)
-        ratelimit.reset_prefix(ctx, ratelimit.LOGIN_FAILURES_PER_IDENTIFIER_AND_IP, f"{digest}:")
+    digests = [_identifier_digest(ctx, key) for key in (user.username_key, user.email_key)]
+    # One statement, rows locked in key order as a failed login locks them (no deadlock).
+    ratelimit.forget(
+        ctx,
+        [(ratelimit.LOGIN_FAILURES_PER_IDENTIFIER, digest) for digest in digests],
+        [(ratelimit.LOGIN_FAILURES_PER_IDENTIFIER_AND_IP, f"{digest}:") for digest in digests],
+    )
 
 
 def _locked_login(family: str | None) -> Login | None:
@@ -300,11 +303,16 @@ def revoke(ctx: Context, refresh_token: str) -> None:
     """Log out of one login: its refresh tokens and its access tokens stop working at once."""
     claims = tokens.decode(ctx, refresh_token, "refresh")
     with connection(), write_transaction():
+        # The user first, as in refresh: deleting the account deletes the tokens, then (by
+        # cascade) the login, under the user's lock; locking the login first deadlocked with it.
+        user = locked(User.select(User.id).where(User.id == claims.user_id)).get_or_none()
         login = _locked_login(claims.family)
         row = locked(RefreshToken.select().where(RefreshToken.jti == claims.jti)).get_or_none()
         if (
             row is None
+            or user is None
             or login is None
+            or login.user_id != user.id
             or row.revoked_at is not None
             or login.revoked_at is not None
             or row.family != login.id
@@ -395,8 +403,16 @@ def end_login(ctx: Context, user_id: int, login_id: str) -> None:
     if not is_issued_id(login_id):
         raise errors.SessionNotFound()
     with connection(), write_transaction():
+        # The user before the login, as in revoke (an account deletion deletes the login's
+        # tokens, then the login, under the user's lock).
+        user = locked(User.select(User.id).where(User.id == user_id)).get_or_none()
         login = _locked_login(login_id)
-        if login is None or login.user_id != user_id or login.revoked_at is not None:
+        if (
+            user is None
+            or login is None
+            or login.user_id != user_id
+            or login.revoked_at is not None
+        ):
             raise errors.SessionNotFound()
         _end_login(login.id, ctx.clock.now())
 

@@ -203,3 +203,83 @@ async def test_a_refresh_racing_a_revocation_of_every_login_is_not_a_deadlock(
     revoked, refreshed = await revoking, await refreshing
     assert revoked.status == ok, await revoked.text()
     await problem(refreshed, 401, "token_invalid")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("ending", ["token revoke", "ending the session"])
+async def test_ending_a_login_racing_the_deletion_of_its_account_is_not_a_deadlock(
+    postgres_url: str, make_client: Any, inbox: Inbox, ending: str
+) -> None:
+    """Revoking a login (or ending it as a session) locked the login, then its refresh tokens;
+    the deletion, holding the user, deleted those tokens and then (ON DELETE CASCADE) the
+    login: each waited for the other, and PostgreSQL failed one of them, a 503. The requests
+    are lined up behind a held login row: the ending first, then the deletion."""
+    application = f"acctkit-{uuid.uuid4().hex[:12]}"
+    client = await make_client(f"{postgres_url}&application_name={application}")
+    alice = await sign_up(client, inbox)
+    (login,) = await _sessions(client, alice.access)
+    if ending == "token revoke":
+        request = client.post("/api/token/revoke/", json={"refresh": alice.refresh})
+    else:
+        request = client.delete(f"/api/me/sessions/{login['id']}/", headers=alice.auth)
+    holder = psycopg2.connect(postgres_url)
+    try:
+        holder.cursor().execute("SELECT id FROM login WHERE id = %s FOR UPDATE", (login["id"],))
+        ending_it = asyncio.ensure_future(request)
+        await until_waiting_for_locks(application, 1)
+        deleting = asyncio.ensure_future(
+            client.delete("/api/me/", json={"password": PASSWORD}, headers=alice.auth)
+        )
+        await until_waiting_for_locks(application, 2)
+    finally:
+        holder.rollback()
+        holder.close()
+    ended, deleted = await ending_it, await deleting
+    assert ended.status == 204, await ended.text()
+    assert deleted.status == 204, await deleted.text()
+
+
+@pytest.mark.postgres
+async def test_a_failed_login_racing_a_new_password_that_clears_failures_is_not_a_deadlock(
+    postgres_url: str, make_client: Any, inbox: Inbox
+) -> None:
+    """A failed login locks the rows counting its identifier with its address, then its
+    identifier alone (key order); a new password cleared the identifier's row, then every
+    address's row of it. Each held one the other wanted, and PostgreSQL failed one of them, a
+    503. Lined up behind the held address row: the failed login waits there first, then the
+    password change takes the identifier's row and waits there too."""
+    application = f"acctkit-{uuid.uuid4().hex[:12]}"
+    client = await make_client(
+        f"{postgres_url}&application_name={application}", trusted_proxies=("127.0.0.1/32",)
+    )
+    alice = await sign_up(client, inbox)
+
+    def wrong_password() -> Any:
+        return client.post(
+            "/api/token/",
+            json={"username": alice.username, "password": "not-the-password"},
+            headers={"X-Forwarded-For": "192.0.2.9"},
+        )
+
+    await problem(await wrong_password(), 401, "invalid_credentials")
+    holder = psycopg2.connect(postgres_url)
+    try:
+        held = holder.cursor()
+        held.execute("SELECT key FROM rate_limit WHERE key LIKE 'login-id-ip:%' FOR UPDATE")
+        assert held.rowcount == 1
+        failing = asyncio.ensure_future(wrong_password())
+        await until_waiting_for_locks(application, 1)
+        changing = asyncio.ensure_future(
+            client.post(
+                "/api/me/password/",
+                json={"current_password": PASSWORD, "new_password": "looking-glass-2027"},
+                headers=alice.auth,
+            )
+        )
+        await until_waiting_for_locks(application, 2)
+    finally:
+        holder.rollback()
+        holder.close()
+    failed, changed = await failing, await changing
+    await problem(failed, 401, "invalid_credentials")
+    assert changed.status == 200, await changed.text()
