@@ -50,13 +50,13 @@ def _wait(until: datetime, now: datetime) -> int:
 
 
 def discard_unverified(user_id: int) -> None:
-    """Delete a user's unconfirmed changes and their codes (inside a write transaction)."""
-    ids = [
-        c.id
-        for c in EmailChange.select(EmailChange.id).where(
-            EmailChange.user == user_id, EmailChange.verified_at.is_null()
-        )
-    ]
+    """Delete a user's unconfirmed changes and their codes (inside a write transaction that has
+    locked the user). Each change is locked before its codes go, as the retention purge takes
+    them, so the two never deadlock."""
+    query = EmailChange.select(EmailChange.id).where(
+        EmailChange.user == user_id, EmailChange.verified_at.is_null()
+    )
+    ids = [c.id for c in locked(query)]
     if ids:
         Code.delete().where(Code.flow == FLOW, Code.ref.in_(ids)).execute()
         EmailChange.delete().where(EmailChange.id.in_(ids)).execute()

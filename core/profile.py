@@ -139,13 +139,15 @@ def delete_account(ctx: Context, user_id: int, password: str) -> None:
         user = _locked_user(user_id)
         if user.password_hash != confirmed_hash:
             raise errors.WrongPassword("The password was changed meanwhile.")
-        change_ids = [
-            c.id for c in EmailChange.select(EmailChange.id).where(EmailChange.user == user.id)
-        ]
+        # Each change and signup is locked before its codes go, as the retention purge takes
+        # them (it deleted codes under a signup's lock while this waited for that signup).
+        changes = locked(EmailChange.select(EmailChange.id).where(EmailChange.user == user.id))
+        change_ids = [c.id for c in changes]
         if change_ids:
             Code.delete().where(Code.flow == email_change.FLOW, Code.ref.in_(change_ids)).execute()
         EmailChange.delete().where(EmailChange.user == user.id).execute()
-        signup_ids = [row.id for row in Signup.select(Signup.id).where(Signup.user == user.id)]
+        signups = locked(Signup.select(Signup.id).where(Signup.user == user.id))
+        signup_ids = [row.id for row in signups]
         if signup_ids:
             Code.delete().where(Code.flow == signup.FLOW, Code.ref.in_(signup_ids)).execute()
             Signup.delete().where(Signup.id.in_(signup_ids)).execute()

@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 
+import psycopg2
 import pytest
 
-from core import accounts, email_change, errors, ratelimit, reset, retention, sessions, signup
+from core import (
+    accounts,
+    db,
+    email_change,
+    errors,
+    profile,
+    ratelimit,
+    reset,
+    retention,
+    schema,
+    sessions,
+    signup,
+)
 from core.clock import FrozenClock
 from core.context import Context
 from core.db import connection
@@ -22,7 +37,7 @@ from core.models import (
     RefreshToken,
     Signup,
 )
-from tests.conftest import FixedCodes
+from tests.conftest import PG_DSN, FixedCodes, make_settings
 from tests.core.test_reset import uid_from_outbox
 
 PASSWORD = "rabbit-hole-2026"
@@ -217,6 +232,66 @@ def test_instances_purging_at_once_delete_each_row_once(
     retention.purge(ctx)
     assert sum(r.refresh_tokens for r in results) == 40 - left["RefreshToken"]
     assert counts()["RefreshToken"] == 0 and counts()["Login"] == 0
+
+
+@pytest.mark.postgres
+def test_a_purge_racing_the_deletion_of_an_account_is_not_a_deadlock(
+    postgres_url: str, clock: FrozenClock
+) -> None:
+    """The purge locks the ended signups of a batch, then deletes their codes; deleting an
+    account deleted its signup's codes, then the signup (which the purge held): PostgreSQL
+    failed one of them. Lined up behind a held code of another signup in the purge's batch, one
+    that comes first in the purge's delete: the purge waits there holding both signups, then
+    the deletion comes."""
+    application = f"acctkit-{uuid.uuid4().hex[:12]}"
+    db.open_database(f"{postgres_url}&application_name={application}")
+    try:
+        schema.migrate()
+        ctx = Context.create(make_settings(postgres_url), clock=clock)
+        other = signup.start(ctx, _request("erin")).signup_id
+        first = "-" * 22  # before any other id, in the index as in the table
+        with connection():
+            Signup.update(id=first).where(Signup.id == other).execute()
+            Code.update(ref=first).where(Code.ref == other).execute()
+        started = signup.start(
+            dataclasses.replace(ctx, random=FixedCodes(333333)), _request("dora")
+        )
+        dora = signup.verify(ctx, started.signup_id, "333333").user.id
+        clock.advance(signup.SIGNUP_TTL.total_seconds() + ctx.settings.record_retention + 1)
+        holder = psycopg2.connect(postgres_url)
+        with ThreadPoolExecutor(2) as pool:
+            try:
+                holder.cursor().execute("SELECT id FROM code WHERE ref = %s FOR UPDATE", (first,))
+                purging = pool.submit(retention.purge, ctx)
+                until_waiting_for_locks(application, 1)
+                deleting = pool.submit(profile.delete_account, ctx, dora, PASSWORD)
+                until_waiting_for_locks(application, 2)
+            finally:
+                holder.rollback()
+                holder.close()
+            purged, deleted = purging.result(), deleting.result()
+        assert (purged.signups, purged.codes, deleted) == (2, 2, None)
+        assert counts()["Signup"] == 0 and counts()["Code"] == 0
+    finally:
+        db.close_database()
+
+
+def until_waiting_for_locks(application: str, count: int, *, unless: Future | None = None) -> None:
+    """Return once `count` PostgreSQL connections named `application` wait for a lock, or once
+    the work `unless` has finished (it waited for none)."""
+    for _ in range(500):
+        if unless is not None and unless.done():
+            return
+        with psycopg2.connect(PG_DSN) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = %s AND wait_event_type = 'Lock'",
+                (application,),
+            )
+            if cur.fetchone()[0] >= count:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"fewer than {count} connections wait for a lock")
 
 
 def _request(username: str) -> signup.SignupRequest:
