@@ -209,11 +209,16 @@ def renew(ctx: Context, sender: str, lease: float = LEASE_SECONDS) -> int:
     """Extend the leases `sender` holds; it calls this while a send is in progress."""
     until = ctx.clock.now() + timedelta(seconds=lease)
     with connection(), write_transaction():
-        return (
-            Outbox.update(next_try_at=until)
-            .where(Outbox.status == "pending", Outbox.claimed_by == sender)
-            .execute()
+        # A held row is skipped, not waited for: its holder (this sender's other thread
+        # recording outcomes one row at a time in id order, with which one UPDATE here, taking
+        # rows in table order, deadlocked; a deletion; a newer code) is about to end the claim.
+        query = Outbox.select(Outbox.id).where(
+            Outbox.status == "pending", Outbox.claimed_by == sender
         )
+        ids = [row.id for row in locked_skip(query)]
+        if not ids:
+            return 0
+        return Outbox.update(next_try_at=until).where(Outbox.id.in_(ids)).execute()
 
 
 def record(ctx: Context, mail: OutgoingMail, result: DeliveryResult) -> str:

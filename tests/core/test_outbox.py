@@ -6,17 +6,20 @@ import asyncio
 import dataclasses
 import json
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import psycopg2
 import pytest
 
-from core import db, mail, outbox, request_id
+from core import db, mail, outbox, request_id, schema
 from core.context import Context
 from core.models import Outbox
 from core.outbox import DeliveryResult, OutgoingMail
 from core.smtp import SmtpConfig, SmtpTransport
-from tests.conftest import Inbox
+from tests.conftest import Inbox, make_settings
+from tests.core.test_retention import until_waiting_for_locks
 
 
 def _enqueue(ctx: Context, n: int) -> None:
@@ -289,3 +292,50 @@ def test_purge_deletes_in_batches_until_nothing_is_left(ctx: Context, clock) -> 
     assert outbox.deliver_due(ctx, _ok).sent == 12
     clock.advance(ctx.settings.outbox_retention + 1)
     assert outbox.purge(ctx, batch=5) == 12 and _statuses() == []
+
+
+@pytest.mark.postgres
+def test_renewing_leases_while_the_outcomes_are_recorded_is_not_a_deadlock(
+    postgres_url: str, clock
+) -> None:
+    """The sender renews its leases from its second thread while its first may be recording
+    outcomes: the renewal's one UPDATE took the rows in table order, the record one row at a
+    time in id order, and PostgreSQL failed one of them (an unrecorded send is sent again).
+    Lined up with mail 1 found after mail 2, and held: the record waits for it first, then the
+    renewal comes."""
+    application = f"acctkit-{uuid.uuid4().hex[:12]}"
+    db.open_database(f"{postgres_url}&application_name={application}")
+    try:
+        schema.migrate()
+        ctx = Context.create(make_settings(postgres_url), clock=clock)
+        _enqueue(ctx, 2)
+        sending, send = threading.Event(), threading.Event()
+
+        def slow(batch: list[OutgoingMail]) -> list[DeliveryResult]:
+            sending.set()
+            send.wait(10)
+            return _ok(batch)
+
+        holder = psycopg2.connect(postgres_url)
+        with ThreadPoolExecutor(2) as pool:
+            try:
+                delivering = pool.submit(outbox.deliver_due, ctx, slow, sender="s")
+                assert sending.wait(10)
+                cur = holder.cursor()
+                # Mail 1 now comes after mail 2, in the table and in the index on next_try_at.
+                cur.execute("UPDATE outbox SET next_try_at = next_try_at + 1 WHERE id = 1")
+                holder.commit()
+                cur.execute("SELECT id FROM outbox WHERE id = 1 FOR UPDATE")
+                send.set()
+                until_waiting_for_locks(application, 1)
+                renewing = pool.submit(outbox.renew, ctx, "s")
+                until_waiting_for_locks(application, 2, unless=renewing)
+            finally:
+                send.set()
+                holder.rollback()
+                holder.close()
+            delivered, renewed = delivering.result(), renewing.result()
+        assert delivered.sent == 2 and renewed <= 1
+        assert _statuses() == [("r0", "sent"), ("r1", "sent")]
+    finally:
+        db.close_database()
