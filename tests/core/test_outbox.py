@@ -19,7 +19,7 @@ from core.models import Outbox
 from core.outbox import DeliveryResult, OutgoingMail
 from core.smtp import SmtpConfig, SmtpTransport
 from tests.conftest import Inbox, make_settings
-from tests.core.test_retention import until_waiting_for_locks
+from tests.locks import until_waiting
 
 
 def _enqueue(ctx: Context, n: int) -> None:
@@ -327,9 +327,9 @@ def test_renewing_leases_while_the_outcomes_are_recorded_is_not_a_deadlock(
                 holder.commit()
                 cur.execute("SELECT id FROM outbox WHERE id = 1 FOR UPDATE")
                 send.set()
-                until_waiting_for_locks(application, 1)
+                until_waiting(application, 1)
                 renewing = pool.submit(outbox.renew, ctx, "s")
-                until_waiting_for_locks(application, 2, unless=renewing)
+                until_waiting(application, 2, unless=renewing)
             finally:
                 send.set()
                 holder.rollback()

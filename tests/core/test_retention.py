@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
@@ -37,8 +36,9 @@ from core.models import (
     RefreshToken,
     Signup,
 )
-from tests.conftest import PG_DSN, FixedCodes, make_settings
+from tests.conftest import FixedCodes, make_settings
 from tests.core.test_reset import uid_from_outbox
+from tests.locks import until_waiting
 
 PASSWORD = "rabbit-hole-2026"
 DAY = 86400
@@ -263,9 +263,9 @@ def test_a_purge_racing_the_deletion_of_an_account_is_not_a_deadlock(
             try:
                 holder.cursor().execute("SELECT id FROM code WHERE ref = %s FOR UPDATE", (first,))
                 purging = pool.submit(retention.purge, ctx)
-                until_waiting_for_locks(application, 1)
+                until_waiting(application, 1)
                 deleting = pool.submit(profile.delete_account, ctx, dora, PASSWORD)
-                until_waiting_for_locks(application, 2)
+                until_waiting(application, 2)
             finally:
                 holder.rollback()
                 holder.close()
@@ -274,24 +274,6 @@ def test_a_purge_racing_the_deletion_of_an_account_is_not_a_deadlock(
         assert counts()["Signup"] == 0 and counts()["Code"] == 0
     finally:
         db.close_database()
-
-
-def until_waiting_for_locks(application: str, count: int, *, unless: Future | None = None) -> None:
-    """Return once `count` PostgreSQL connections named `application` wait for a lock, or once
-    the work `unless` has finished (it waited for none)."""
-    for _ in range(500):
-        if unless is not None and unless.done():
-            return
-        with psycopg2.connect(PG_DSN) as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE application_name = %s AND wait_event_type = 'Lock'",
-                (application,),
-            )
-            if cur.fetchone()[0] >= count:
-                return
-        time.sleep(0.01)
-    raise AssertionError(f"fewer than {count} connections wait for a lock")
 
 
 def _request(username: str) -> signup.SignupRequest:

@@ -3,14 +3,12 @@ SMTP inbox received, verify), and the problem-document assertion every HTTP test
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg2
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import PG_DSN, Inbox, code_in
+from tests.conftest import Inbox, code_in
 
 PASSWORD = "rabbit-hole-2026"
 
@@ -71,23 +69,3 @@ async def problem(resp: Any, status: int, code: str) -> dict[str, Any]:
     assert body["status"] == status and body["code"] == code, body
     assert body["type"] == "about:blank" and body["title"] and body["detail"]
     return body
-
-
-def _waiting_for_locks(application: str) -> int:
-    with psycopg2.connect(PG_DSN) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE application_name = %s AND wait_event_type = 'Lock'",
-            (application,),
-        )
-        return int(cur.fetchone()[0])
-
-
-async def until_waiting_for_locks(application: str, count: int) -> None:
-    """Return once `count` PostgreSQL connections of the service (named `application` in its
-    URL) wait for a lock: how a test lines requests up behind a row it holds."""
-    for _ in range(500):
-        if _waiting_for_locks(application) >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"fewer than {count} requests of the service wait for a lock")

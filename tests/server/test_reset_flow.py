@@ -19,7 +19,8 @@ from core.outbox import pending_count
 from core.users import UserView
 from server.keys import CONTEXT
 from tests.conftest import Inbox, body_text
-from tests.server.support import PASSWORD, problem, sign_up, until_waiting_for_locks
+from tests.locks import until_waiting_async
+from tests.server.support import PASSWORD, problem, sign_up
 
 OLD = "vorpal-blade-snicker"
 NEW = "frumious-bandersnatch"
@@ -350,14 +351,14 @@ async def test_a_confirm_racing_what_locks_the_user_is_not_a_deadlock(
         rivalling = asyncio.ensure_future(
             client.request(method, path, json=body, headers=alice.auth)
         )
-        await until_waiting_for_locks(application, 1)
+        await until_waiting_async(application, 1)
         confirming = asyncio.ensure_future(
             client.post(
                 "/api/auth/password/reset/confirm/",
                 json={"uid": uid, "new_password": NEW, "re_new_password": NEW},
             )
         )
-        await until_waiting_for_locks(application, 2)
+        await until_waiting_async(application, 2)
     finally:
         holder.rollback()
         holder.close()

@@ -12,13 +12,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import Inbox
+from tests.locks import until_waiting_async
 from tests.server.support import (
     PASSWORD,
     Account,
     bearer,
     problem,
     sign_up,
-    until_waiting_for_locks,
 )
 
 
@@ -192,11 +192,11 @@ async def test_a_refresh_racing_a_revocation_of_every_login_is_not_a_deadlock(
         revoking = asyncio.ensure_future(
             client.request(method, path, json=body, headers=alice.auth)
         )
-        await until_waiting_for_locks(application, 1)
+        await until_waiting_async(application, 1)
         refreshing = asyncio.ensure_future(
             client.post("/api/token/refresh/", json={"refresh": alice.refresh})
         )
-        await until_waiting_for_locks(application, 2)
+        await until_waiting_async(application, 2)
     finally:
         holder.rollback()
         holder.close()
@@ -226,11 +226,11 @@ async def test_ending_a_login_racing_the_deletion_of_its_account_is_not_a_deadlo
     try:
         holder.cursor().execute("SELECT id FROM login WHERE id = %s FOR UPDATE", (login["id"],))
         ending_it = asyncio.ensure_future(request)
-        await until_waiting_for_locks(application, 1)
+        await until_waiting_async(application, 1)
         deleting = asyncio.ensure_future(
             client.delete("/api/me/", json={"password": PASSWORD}, headers=alice.auth)
         )
-        await until_waiting_for_locks(application, 2)
+        await until_waiting_async(application, 2)
     finally:
         holder.rollback()
         holder.close()
@@ -268,7 +268,7 @@ async def test_a_failed_login_racing_a_new_password_that_clears_failures_is_not_
         held.execute("SELECT key FROM rate_limit WHERE key LIKE 'login-id-ip:%' FOR UPDATE")
         assert held.rowcount == 1
         failing = asyncio.ensure_future(wrong_password())
-        await until_waiting_for_locks(application, 1)
+        await until_waiting_async(application, 1)
         changing = asyncio.ensure_future(
             client.post(
                 "/api/me/password/",
@@ -276,7 +276,7 @@ async def test_a_failed_login_racing_a_new_password_that_clears_failures_is_not_
                 headers=alice.auth,
             )
         )
-        await until_waiting_for_locks(application, 2)
+        await until_waiting_async(application, 2)
     finally:
         holder.rollback()
         holder.close()
