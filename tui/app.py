@@ -349,10 +349,17 @@ class AcctkitApp(App[None]):
         me = self.query_one(MePane)
         if self.accounts.logged_in:
             self.query_one(StatusLine).who = "logged in"
-            self.action_show_tab("me")
+            if message.show_me:
+                self.action_show_tab("me")
             me.refresh_me()
         else:
             self.show_user(None)
+
+    def recheck_login(self) -> None:
+        """Something may have ended this login on the service (a reset of its user's
+        password): GET /api/me/ says so, and a refused refresh logs out here too."""
+        if self.accounts.logged_in:
+            self.query_one(MePane).refresh_me()
 
     def show_user(self, user: User | None) -> None:
         self.query_one(MePane).show(user)

@@ -94,6 +94,21 @@ class Lives:
 
     def __init__(self) -> None:
         self.used: set[tuple[str, str]] = set()  # (ref, code or link) this TUI spent
+        # (ref, seq) -> when the service said that code expires. A mail's arrival only estimates
+        # it: mail held back (an SMTP outage, devmail's chaos) arrives late, its code no younger.
+        self.stated: dict[tuple[str, int], datetime] = {}
+
+    def state_expiry(self, ref: str, seq: int, until: datetime) -> None:
+        self.stated[(ref, seq)] = until
+
+    def stated_expiry(self, mail: MailSummary) -> datetime | None:
+        """The service's word on when this mail's code expires, if this TUI heard it."""
+        if mail.ref is None or mail.ref_seq is None:
+            return None
+        return self.stated.get((mail.ref, mail.ref_seq))
+
+    def expiry(self, mail: MailSummary) -> datetime | None:
+        return self.stated_expiry(mail) or _summary_expiry(mail)
 
     def mark_used(self, ref: str | None, secret: str) -> None:
         """`ref` None: any mail carrying that code or link (a pasted link names no ref)."""
@@ -111,7 +126,7 @@ class Lives:
         later = self.superseded_by(mail, mails)
         if later is not None or mail.superseded:
             return Life("superseded", f"superseded by {successor(later)}", later)
-        until = _summary_expiry(mail)
+        until = self.expiry(mail)
         if until is not None and now >= until:
             return Life("expired", "expired")
         return Life("current", "current")

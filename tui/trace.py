@@ -60,7 +60,13 @@ def cause_of(mail: MailSummary, exchanges: Iterable[Exchange]) -> Exchange | Non
 def attempts_on(
     mail: MailSummary, mails: Iterable[MailSummary], exchanges: Iterable[Exchange]
 ) -> list[Exchange]:
-    """Every request this TUI made against the mail's ref, in the order made."""
+    """Every request this TUI made against the mail's ref, in the order made. A notice (the
+    "password changed" mail) is tried by nothing itself: its ref's are the attempts of the
+    mail it shares the ref with (the reset link it followed)."""
+    mails = list(mails)
+    if mail.flow not in FLOW_ROUTES and mail.ref:
+        kin = next((m for m in mails if m.ref == mail.ref and m.flow in FLOW_ROUTES), None)
+        return attempts_on(kin, mails, exchanges) if kin is not None else []
     if mail.flow not in FLOW_ROUTES or not mail.ref:
         return []
     start_route, try_routes = FLOW_ROUTES[mail.flow]

@@ -30,7 +30,13 @@ class Waiting:
 
 
 class SessionChanged(Message):
-    """The login changed (logged in, refreshed, logged out): the app redraws what depends on it."""
+    """The login changed (logged in, refreshed, logged out): the app redraws what depends on it.
+    A new login opens the Me tab; new tokens for the same login (a password change) leave the
+    person on the form that says what happened."""
+
+    def __init__(self, show_me: bool = True) -> None:
+        super().__init__()
+        self.show_me = show_me
 
 
 class FlowPane(VerticalScroll):

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Input, Static
 
 from tui.client import LOG_SIZE, Exchange
 from tui.screens.flow import FlowPane
+from tui.widgets.form import InOrderInput
 
 COLUMNS = ("#", "time", "svc", "method", "status", "ms", "path", "request id")
 FILTER_HELP = "filter: me 4xx 401 err svc:devmail method:post"
@@ -193,7 +194,7 @@ class HttpLogPane(FlowPane):
         # the filter is docked above it.
         yield ExchangeTable(id="log-table")
         with Horizontal(id="log-toolbar"):
-            yield Input(placeholder=FILTER_HELP, id="log-filter")
+            yield InOrderInput(placeholder=FILTER_HELP, id="log-filter")
             yield Static("", id="log-counts", markup=False)
         with VerticalScroll(id="log-form"):
             yield Static(

@@ -36,9 +36,10 @@ class MailboxPane(FlowPane):
     ]
 
     class Listed(Message):
-        def __init__(self, page: MailPage) -> None:
+        def __init__(self, page: MailPage, note: str = "") -> None:
             super().__init__()
             self.page = page
+            self.note = note  # what this TUI just did to the list, said under it
 
     class Changed(Message):
         def __init__(self, event: MailEvent) -> None:
@@ -127,6 +128,9 @@ class MailboxPane(FlowPane):
         self.live = True
         self.table.replace_all(message.page.messages)
         self._count()
+        self._forget_gone()
+        if message.note:
+            self.status("mail-form").ok(message.note)
         self.read_chaos()  # (re)connected: devmail may have restarted, or been told by others
 
     def on_mailbox_pane_changed(self, message: Changed) -> None:
@@ -140,13 +144,28 @@ class MailboxPane(FlowPane):
         else:
             self.table.upsert(event.summary)
         self._count()
+        if self._forget_gone():
+            return
         if self.shown is not None and self.shown.summary.id == event.summary.id:
             self._render_detail(self.shown, self.table.mails.get(event.summary.id))
+
+    def _forget_gone(self) -> bool:
+        """The shown mail was deleted (here, or by another client): clear its detail."""
+        if self.shown is None or self.shown.summary.id in self.table.mails:
+            return False
+        self.shown = None
+        self._wanted = None
+        self._shown_state = ""
+        self.query_one("#mail-detail", Static).update("Select a message.")
+        return True
 
     def on_mailbox_pane_disconnected(self, message: Disconnected) -> None:
         message.stop()
         self.live = False
-        self._connection(f"offline: {message.reason} (retrying)")
+        # The toolbar has a few words of room at 80 columns; the why is the tooltip (and the
+        # health banner says which service is down, and since when).
+        self._connection("offline (retrying)")
+        self.query_one("#mail-connection", Static).tooltip = message.reason
 
     def _count(self) -> None:
         count = len(self.table.mails)
@@ -238,7 +257,9 @@ class MailboxPane(FlowPane):
             number = f"code #{by.ref_seq}" if by.ref_seq is not None else "a newer mail"
             state = f"superseded by {number} ({clock(by.created)})"
         elif life.state in ("current", "expired"):
-            until = expires_at(summary, message.text, message.headers)
+            until = self.table.lives.stated_expiry(summary) or expires_at(
+                summary, message.text, message.headers
+            )
             verb = "expired" if life.state == "expired" else "current, expires"
             state = f"{verb} {clock(until)}"
         seq = f"#{summary.ref_seq}" if summary.ref_seq is not None else "-"
@@ -335,6 +356,7 @@ class MailboxPane(FlowPane):
 
     @on(Button.Pressed, "#mail-delete-all")
     def action_delete_all(self) -> None:
+        self.status("mail-form").info("Deleting every mail…")
         self.delete_all()
 
     @work(exclusive=True, group="mail-list", exit_on_error=False)
@@ -353,4 +375,4 @@ class MailboxPane(FlowPane):
         except ApiProblem as problem:
             self.post_message(self.Failed("mail-form", problem))
             return
-        self.post_message(self.Listed(MailPage(0, 0, ())))
+        self.post_message(self.Listed(MailPage(0, 0, ()), "Deleted every mail in devmail."))

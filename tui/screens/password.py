@@ -149,14 +149,16 @@ class PasswordPane(FlowPane):
         for field in self.fields(message.form):
             if field.input.password:
                 field.value = ""
-        if isinstance(result, TokenPair):
-            self.post_message(SessionChanged())
+        if isinstance(result, TokenPair):  # a password change: this login, new tokens
+            self.post_message(SessionChanged(show_me=False))
 
     def _reset_done(self) -> None:
         self.waiting = None
         self.strip.stop("used: the password is set")
         if self._link_ref is not None:
             self.acctkit.mark_used(*self._link_ref)
+        # The reset revoked every login of its user: if that is ours, show it ended now.
+        self.acctkit.recheck_login()
 
     def failed(self, form: str, problem: ApiProblem) -> None:
         dead = DEAD_LINK.get(problem.code)

@@ -46,6 +46,7 @@ class ProfilePane(FlowPane):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self._change: tuple[str, str] | None = None  # (email, password) of a pending change
+        self._user_id: int | None = None  # whose profile the forms show
         self._tried = ""
 
     def compose(self) -> ComposeResult:
@@ -138,6 +139,9 @@ class ProfilePane(FlowPane):
     # --- the signed-in user --------------------------------------------------------------------
 
     def show_user(self, user: User | None) -> None:
+        if self._user_id is not None and (user is None or user.id != self._user_id):
+            self._forget_email_change()  # (a code taken before logging in stays)
+        self._user_id = user.id if user else None
         names = {
             "profile-first-name": user.first_name if user else "",
             "profile-last-name": user.last_name if user else "",
@@ -146,6 +150,18 @@ class ProfilePane(FlowPane):
         for field_id, value in names.items():
             self.query_one(f"#{field_id}", Field).value = value
         self.fetch_avatar(user.avatar_url if user else None, self.acctkit.generation)
+
+    def _forget_email_change(self) -> None:
+        """A pending change belongs to the login that began it (with its password): once that
+        login is over, Resend and `u` must not carry it on for the next user."""
+        if self._change is None and self.waiting is None:
+            return
+        self._change = None
+        self.waiting = None
+        self.strip.stop()
+        self.query_one("#profile-email-resend", Button).disabled = True
+        self.query_one("#profile-email-code-field", Field).value = ""
+        self.status("profile-email-code").info("")
 
     @work(exclusive=True, group="profile-avatar-image", exit_on_error=False)
     async def fetch_avatar(self, url: str | None, generation: int) -> None:
@@ -166,7 +182,9 @@ class ProfilePane(FlowPane):
 
     @on(Button.Pressed, "#profile-save")
     def save(self) -> None:
-        changes = {k: v for k, v in self.values("profile-names").items() if v.strip()}
+        # Every field, blank ones too: a name cleared by hand is the service's to refuse, next
+        # to its field (dropped here, it left the name as it was under "Saved.").
+        changes = self.values("profile-names")
         self.begin("profile-names", "Saving…")
         self.run("profile-names", "Saved.", lambda a: a.update_me(**changes))
 
@@ -315,6 +333,7 @@ class ProfilePane(FlowPane):
             return
         if problem.code == "code_invalid" and problem.attempts_left is not None:
             strip.attempts_left = problem.attempts_left
+            strip.locked = problem.attempts_left == 0  # that was the last try
         elif problem.code == "too_many_attempts":
             strip.attempts_left = 0
             strip.locked = True

@@ -178,8 +178,10 @@ class MePane(FlowPane):
     def show(self, user: User | None) -> None:
         self.user = user
         self.query_one("#me-user", Static).update(user_text(user))
-        if user is None:
+        if user is None and self.sessions:
             self.show_sessions([])
+            # its count ("2 session(s) ...") was about a login that is over
+            self.status("sessions-form").info("Not logged in: no sessions to show.")
 
     # --- sessions ----------------------------------------------------------------------------
 

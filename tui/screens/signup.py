@@ -97,10 +97,14 @@ class SignupPane(FlowPane):
 
     @on(Button.Pressed, "#signup-restart")
     def restart(self) -> None:
+        """Back to the form, with the keyboard in it: the button pressed is hidden now."""
         self.signup_id = None
         self.waiting = None
         self.strip.stop()
         self.query_one("#signup-steps", ContentSwitcher).current = "signup-form"
+        self.status("signup-form").info("Started over: change what you need and sign up.")
+        first = self.fields("signup-form")[0].input
+        self.app.call_after_refresh(first.focus)
 
     @on(WaitStrip.ResendChanged, "#signup-strip")
     def resend_changed(self, event: WaitStrip.ResendChanged) -> None:
@@ -192,6 +196,8 @@ class SignupPane(FlowPane):
             expires_at=started.expires_at,
             resend_after=started.resend_after,
         )
+        table = self.acctkit.query_one(MailTable)
+        table.state_expiry(started.signup_id, started.seq or 1, started.expires_at)
         self.status("signup-code").ok(f"Code #1 mailed to {started.email}.")
         self._show_expectation()
         self.query_one("#signup-steps", ContentSwitcher).current = "signup-code"
@@ -201,6 +207,9 @@ class SignupPane(FlowPane):
         sent = message.sent
         self.expected_seq = sent.seq or self.expected_seq + 1
         self.expires_at = sent.expires_at
+        if self.signup_id is not None:
+            table = self.acctkit.query_one(MailTable)
+            table.state_expiry(self.signup_id, self.expected_seq, sent.expires_at)
         self.strip.wait(
             seq=self.expected_seq, expires_at=sent.expires_at, resend_after=sent.resend_after
         )
@@ -223,6 +232,7 @@ class SignupPane(FlowPane):
         strip = self.strip
         if problem.code == "code_invalid" and problem.attempts_left is not None:
             strip.attempts_left = problem.attempts_left
+            strip.locked = problem.attempts_left == 0  # that was the last try
             strip.tick()
         elif problem.code == "too_many_attempts":
             strip.attempts_left = 0

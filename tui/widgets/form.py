@@ -4,11 +4,29 @@ form, as Posting does in its modals."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
 from tui.client import ApiProblem
+
+
+class InOrderInput(Input):
+    """An Input whose own keys (Backspace, Delete, arrows, Home/End, Ctrl+U, Ctrl+W, Enter) act
+    in the order they were typed. Textual runs a widget's plain bindings only once the key has
+    bubbled up to the app, while letters are inserted at once: in a burst (tmux send-keys, a
+    password manager's auto-type, a paste of keystrokes) "abc<BS>d" gave "abc" and "<C-u>new"
+    an empty field. The app's Tab binding has the same cause and its own fix."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not event.is_printable:
+            for binding in self._bindings.key_to_bindings.get(event.key, ()):
+                if not binding.priority and await self.app.run_action(binding.action, self):
+                    event.stop()
+                    event.prevent_default()
+                    return
+        await super()._on_key(event)
 
 
 class Field(Vertical):
@@ -35,7 +53,7 @@ class Field(Vertical):
         # One row per field (label beside a compact input): a whole form fits 80x24.
         with Horizontal(classes="field-row"):
             yield Label(self.label, classes="field-label")
-            yield Input(
+            yield InOrderInput(
                 self._initial,
                 placeholder=self._placeholder,
                 password=self._password,

@@ -114,6 +114,11 @@ class MailTable(DataTable[Text]):
         self.lives.mark_used(ref, secret)
         self._changed()
 
+    def state_expiry(self, ref: str, seq: int, until: datetime) -> None:
+        """What the service answered about a code it mailed: its mail expires then."""
+        self.lives.state_expiry(ref, seq, until)
+        self._changed()
+
     def _changed(self) -> None:
         """Redraw now, unless a burst is under way: a redraw rebuilds every row, and doing it
         for every event of a burst made the TUI fall ever further behind."""

@@ -101,7 +101,8 @@ class WaitStrip(Static):
 
     @property
     def resend_allowed(self) -> bool:
-        if not self.active or self.done or self.kind != "code":
+        # locked: the service refuses a resend too (a signup must start again)
+        if not self.active or self.done or self.locked or self.kind != "code":
             return False
         return self.resend_after is None or self.now() >= self.resend_after
 
@@ -117,7 +118,7 @@ class WaitStrip(Static):
         elif self.attempts_left is not None:
             s = "" if self.attempts_left == 1 else "s"
             parts.append(f"{self.attempts_left} attempt{s} left")
-        if self.kind == "code":
+        if self.kind == "code" and not self.locked:
             after = self.resend_after
             seconds = 0.0 if after is None else (after - self.now()).total_seconds()
             parts.append(f"resend in {span(seconds)}" if seconds > 0 else "resend allowed")
