@@ -154,6 +154,11 @@ def delete_account(ctx: Context, user_id: int, password: str) -> None:
         PasswordReset.delete().where(PasswordReset.user == user.id).execute()
         RefreshToken.delete().where(RefreshToken.user == user.id).execute()
         Avatar.delete().where(Avatar.user == user.id).execute()
-        Outbox.delete().where(Outbox.user == user.id, Outbox.status == "pending").execute()
+        # Locked in id order first, the order in which the sender records a batch's outcomes:
+        # one DELETE takes rows in the order its plan visits them, and crossed the sender.
+        unsent = Outbox.select(Outbox.id).where(Outbox.user == user.id, Outbox.status == "pending")
+        unsent_ids = [row.id for row in locked(unsent.order_by(Outbox.id))]
+        if unsent_ids:
+            Outbox.delete().where(Outbox.id.in_(unsent_ids), Outbox.status == "pending").execute()
         ratelimit.reset(ctx, ratelimit.LOGIN_FAILURES_PER_ACCOUNT, str(user.id))
         user.delete_instance()

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 import psycopg2
 import pytest
 
-from core import db, mail, outbox, request_id, schema
+from core import db, mail, outbox, profile, request_id, schema, signup
 from core.context import Context
-from core.models import Outbox
+from core.models import Outbox, User
 from core.outbox import DeliveryResult, OutgoingMail
 from core.smtp import SmtpConfig, SmtpTransport
-from tests.conftest import Inbox, make_settings
+from tests.conftest import FixedCodes, Inbox, make_settings
+from tests.core.test_retention import PASSWORD, _request
 from tests.locks import until_waiting
 
 
@@ -337,5 +338,75 @@ def test_renewing_leases_while_the_outcomes_are_recorded_is_not_a_deadlock(
             delivered, renewed = delivering.result(), renewing.result()
         assert delivered.sent == 2 and renewed <= 1
         assert _statuses() == [("r0", "sent"), ("r1", "sent")]
+    finally:
+        db.close_database()
+
+
+@pytest.mark.postgres
+def test_deleting_an_account_while_its_mail_is_recorded_is_not_a_deadlock(
+    postgres_url: str, clock
+) -> None:
+    """The sender records a batch's outcomes in id order in one transaction; deleting the
+    account deleted its unsent mail in one DELETE, in the order the plan visited the rows.
+    Lined up with the first mail stored after the second and held: the record waits for it,
+    then the deletion comes (which took the second mail, then waited for the first)."""
+    application = f"acctkit-{uuid.uuid4().hex[:12]}"
+    db.open_database(f"{postgres_url}&application_name={application}")
+    try:
+        schema.migrate()
+        ctx = Context.create(make_settings(postgres_url), clock=clock)
+        started = signup.start(
+            dataclasses.replace(ctx, random=FixedCodes(333333)), _request("dora")
+        )
+        dora = signup.verify(ctx, started.signup_id, "333333").user.id
+        assert outbox.deliver_due(ctx, _ok).sent >= 1  # the signup's own mail out of the way
+        with db.connection(), db.write_transaction():
+            user = User.get_by_id(dora)
+            ids = [
+                outbox.enqueue(
+                    ctx,
+                    mail.notice_mail(
+                        to="dora@example.com",
+                        name="D",
+                        subject="hi",
+                        lines=["x"],
+                        flow="password-changed",
+                        ref=f"n{i}",
+                    ),
+                    user=user,
+                )
+                for i in range(2)
+            ]
+        first = min(ids)
+        holder = psycopg2.connect(postgres_url)
+        cur = holder.cursor()
+        # The first mail now lies after the second, in the table and in every index.
+        cur.execute("UPDATE outbox SET next_try_at = next_try_at + 1 WHERE id = %s", (first,))
+        holder.commit()
+        clock.advance(1)
+        sending, send = threading.Event(), threading.Event()
+
+        def slow(batch: list[OutgoingMail]) -> list[DeliveryResult]:
+            sending.set()
+            send.wait(10)
+            return _ok(batch)
+
+        with ThreadPoolExecutor(2) as pool:
+            try:
+                delivering = pool.submit(outbox.deliver_due, ctx, slow, sender="s")
+                assert sending.wait(10)
+                cur.execute("SELECT id FROM outbox WHERE id = %s FOR UPDATE", (first,))
+                send.set()
+                until_waiting(application, 1)
+                deleting = pool.submit(profile.delete_account, ctx, dora, PASSWORD)
+                until_waiting(application, 2, unless=deleting)
+            finally:
+                send.set()
+                holder.rollback()
+                holder.close()
+            delivered, deleted = delivering.result(), deleting.result()
+        assert delivered.sent == 2 and deleted is None
+        with db.connection():
+            assert User.get_or_none(User.id == dora) is None
     finally:
         db.close_database()
