@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--auth", action="store_true", help="offer SMTP AUTH (PLAIN, LOGIN); any login succeeds"
     )
     parser.add_argument(
+        "--allowed-hosts",
+        default="",
+        metavar="NAMES",
+        help="comma-separated host names to answer besides localhost, *.localhost and IP"
+        " addresses while bound to a loopback address (a guard against DNS rebinding)",
+    )
+    parser.add_argument(
         "--parsers",
         type=int,
         default=max(1, (os.cpu_count() or 1) - 1),
@@ -95,6 +102,7 @@ def config_from(args: argparse.Namespace) -> Config:
         auth=args.auth,
         chaos=triggers,
         parsers=args.parsers,
+        allowed_hosts=tuple(name.strip() for name in args.allowed_hosts.split(",") if name.strip()),
     )
 
 

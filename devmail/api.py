@@ -18,6 +18,7 @@ from devmail.chaos import Chaos
 from devmail.config import Config
 from devmail.parsers import ParserPool
 from devmail.problems import problems
+from devmail.rebinding import host_guard
 from devmail.server import DEVMAIL_KEY, DevmailServer
 from devmail.smtp import start_smtp
 from devmail.store import Store
@@ -33,7 +34,10 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 
 def create_app(config: Config) -> web.Application:
     refusal.install()  # requests that are not HTTP: a problem document, one log line
-    app = web.Application(middlewares=[problems], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[problems, *host_guard(config.host, config.allowed_hosts)],
+        client_max_size=MAX_BODY_BYTES,
+    )
     app[DEVMAIL_KEY] = DevmailServer(
         config=config,
         store=Store(

@@ -28,6 +28,9 @@ class Config:
     chaos: ChaosTriggers | None = None
     # Worker processes that parse while several connections deliver; 0: the loop parses.
     parsers: int = 0
+    # Host names answered besides localhost, *.localhost and IP addresses when bound to a
+    # loopback address (devmail.rebinding).
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_messages < 0:
