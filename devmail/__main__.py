@@ -12,6 +12,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from devmail import chaos
+from devmail.accesslog import AccessLogger
 from devmail.api import DEVMAIL_KEY, create_app
 from devmail.config import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_MESSAGES, Config
 
@@ -137,7 +138,9 @@ async def serve(config: Config) -> None:
     """Run until a signal; prints one line with the bound ports once both are listening."""
     app = create_app(config)
     # handler_cancellation: a long-poll whose client went away stops waiting at once.
-    runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True)
+    runner = web.AppRunner(
+        app, handle_signals=False, handler_cancellation=True, access_log_class=AccessLogger
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.http_port)

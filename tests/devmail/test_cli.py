@@ -153,3 +153,39 @@ async def test_a_client_that_hangs_up_at_once_leaves_no_socket_open() -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_the_access_log_shows_no_search_term(tmp_path: Path) -> None:
+    """A search is often for the code or the reset UID itself; `acctkit devmail` logged the
+    request line, query and all, to its log (`.acctkit/logs/devmail.log` under `acctkit dev`)."""
+    code, uid = "271828", "c2VjcmV0LXJlc2V0LXVpZC1pbi1hLXF1ZXJ5"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "acctkit", "devmail", "--smtp-port", "0", "--http-port", "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        ready = READY.search(await asyncio.wait_for(process.stdout.readline(), 30))
+        assert ready, "devmail did not start"
+        base = f"http://127.0.0.1:{int(ready.group(2))}/api/v1"
+        async with aiohttp.ClientSession() as session:
+            for path, params in [
+                ("/search", {"query": f"code:{code}"}),
+                ("/messages", {"query": uid, "start": "0"}),
+                ("/message/latest", {"query": f"to:a@example.com {code}", "wait": "0"}),
+                ("/search", {uid: ""}),
+            ]:
+                async with session.get(base + path, params=params) as response:
+                    await response.read()
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+        logged = (await process.stderr.read()).decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert '"GET /api/v1/search?query=*** HTTP/1.1" 200' in logged, logged
+    assert '"GET /api/v1/messages?query=***&start=*** HTTP/1.1" 200' in logged, logged
+    assert '"GET /api/v1/search?***=*** HTTP/1.1" 200' in logged, logged
+    assert code not in logged and uid not in logged, logged
