@@ -27,9 +27,26 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Refuses a taken port, naming its holder: workers bind with SO_REUSEPORT, so a second
+    serve (or a forgotten one) on the same port would otherwise split its requests silently."""
+    import socket
+
     from server.serve import serve
 
-    return serve(_settings(args), workers=args.workers)
+    settings = _settings(args)
+    try:
+        taken = _taken(settings.host, settings.port)
+    except socket.gaierror as exc:
+        print(f"acctkit: cannot listen on host {settings.host!r}: {exc.strerror}", file=sys.stderr)
+        return 1
+    if taken:
+        print(
+            f"acctkit: port {settings.port} on {settings.host} is taken by "
+            f"{_port_holder(settings.port)}; stop it, or choose another --port.",
+            file=sys.stderr,
+        )
+        return 1
+    return serve(settings, workers=args.workers)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -198,16 +215,25 @@ def _port_holder(port: int) -> str:
 
 
 def _taken(host: str, port: int) -> bool:
+    """Whether something listens on `port` at any address `host` names (socket.gaierror when
+    it names none)."""
+    import errno
     import socket
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # SO_REUSEADDR: a TIME_WAIT left by the last run is not "taken"; a listener still is,
-        # even one that set SO_REUSEPORT (the orphaned serve that used to split requests).
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return True
+    for family, kind, proto, _, address in socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    ):
+        with socket.socket(family, kind, proto) as probe:
+            # SO_REUSEADDR: a TIME_WAIT left by the last run is not "taken"; a listener still is,
+            # even one that set SO_REUSEPORT (the orphaned serve that used to split requests).
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
     return False
 
 
@@ -241,9 +267,9 @@ def cmd_dev(rest: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="acctkit dev", description=cmd_dev.__doc__)
     parser.add_argument("--no-tui", action="store_true", help="run the services until Ctrl-C")
-    parser.add_argument("--port", type=int, default=8000, help="accounts service HTTP port")
-    parser.add_argument("--mail-port", type=int, default=8025, help="devmail HTTP port")
-    parser.add_argument("--smtp-port", type=int, default=1025, help="devmail SMTP port")
+    parser.add_argument("--port", type=_port, default=8000, help="accounts service HTTP port")
+    parser.add_argument("--mail-port", type=_port, default=8025, help="devmail HTTP port")
+    parser.add_argument("--smtp-port", type=_port, default=1025, help="devmail SMTP port")
     args = parser.parse_args(rest)
 
     host = "127.0.0.1"
@@ -314,14 +340,28 @@ def cmd_dev(rest: list[str]) -> int:
     return 1 if died else status
 
 
+def _port(raw: str) -> int:
+    port = int(raw)
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {raw}")
+    return port
+
+
+def _workers(raw: str) -> int:
+    workers = int(raw)
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 worker, not {raw}")
+    return workers
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="acctkit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the accounts service")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.add_argument("--port", type=_port)
+    serve.add_argument("--workers", type=_workers, default=1, help="processes sharing the port")
     serve.add_argument("--database-url", help="overrides ACCTKIT_DATABASE_URL")
     serve.set_defaults(func=cmd_serve)
 
@@ -376,13 +416,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] in PASSTHROUGH:
         return int(PASSTHROUGH[args_list[0]](args_list[1:]) or 0)
     args = build_parser().parse_args(args_list)
-    from core.settings import SettingsError
+    from core import redaction
+    from core.errors import DatabaseUnavailable
+    from core.settings import Settings, SettingsError
 
     try:
         return int(args.func(args) or 0)
     except SettingsError as exc:  # a setting the service cannot start with: say which, no trace
         print(f"acctkit: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl+C before serve's own handler, or in a one-off command
+        print("acctkit: interrupted", file=sys.stderr)
+        return 130
+    except DatabaseUnavailable as exc:  # unreachable, refused, no such database: say which
+        url = getattr(args, "database_url", None) or Settings.from_env(os.environ).database_url
+        why = str(exc.__cause__ or exc).strip().splitlines()[0]
+        print(f"acctkit: cannot use the database {redaction.url(url)}: {why}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from core import errors, redaction
+from core.settings import SettingsError
 
 log = logging.getLogger(__name__)
 database = peewee.DatabaseProxy()
@@ -48,6 +50,12 @@ Q = TypeVar("Q", bound=peewee.SelectQuery)
 
 ALIVE_BYPASS_SECONDS = 0.5
 """A pooled PostgreSQL connection back in the pool for less than this is not pinged on checkout."""
+
+
+CONNECT_TIMEOUT_SECONDS = 5
+"""How long a new PostgreSQL connection may take (`?connect_timeout=N` in the URL overrides it).
+libpq's default is to wait forever, in C, where neither SIGINT nor a request's end reach it: a
+database host that drops packets hung `acctkit migrate` for good and held every pool thread."""
 
 
 class _PostgresPool(PooledPostgresqlDatabase):
@@ -96,6 +104,7 @@ class _Opened:
     lock = threading.Lock()
     url: str | None = None
     owners = 0
+    sqlite_file: tuple[str, tuple[int, int]] | None = None  # its path and (device, inode)
 
 
 def open_database(url: str, *, max_connections: int = 32) -> peewee.Database:
@@ -114,17 +123,23 @@ def open_database(url: str, *, max_connections: int = 32) -> peewee.Database:
         db = _connect(url, max_connections)
         database.initialize(db)
         _Opened.url, _Opened.owners = url, 1
+        _Opened.sqlite_file = (
+            _sqlite_file(db.database) if isinstance(db, peewee.SqliteDatabase) else None
+        )
         return db
 
 
 def _connect(url: str, max_connections: int) -> peewee.Database:
     redaction.quiet_query_parameters()
-    scheme = urlsplit(url).scheme
-    if scheme == "sqlite":
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
         path = url.removeprefix("sqlite:///")
         if path in ("", ":memory:"):
-            raise ValueError("acctkit needs a SQLite file: each thread would get its own :memory:")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+            raise _unusable(url, "acctkit needs a SQLite file: each thread gets its own :memory:")
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _unusable(url, f"cannot make its directory: {exc.strerror}") from None
         return PooledSqliteDatabase(
             path,
             pragmas=SQLITE_PRAGMAS,
@@ -133,8 +148,14 @@ def _connect(url: str, max_connections: int) -> peewee.Database:
             check_same_thread=False,
             autoconnect=False,
         )
-    if scheme in ("postgres", "postgresql"):
-        params: dict[str, Any] = db_url.parse(url)
+    if parts.scheme in ("postgres", "postgresql"):
+        try:
+            params: dict[str, Any] = db_url.parse(url)
+        except ValueError as exc:
+            raise _unusable(url, str(exc)) from None
+        if not params.get("database"):
+            raise _unusable(url, "it names no database (postgresql://user@host:5432/DATABASE)")
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         return _PostgresPool(
             params.pop("database"),
             max_connections=max_connections,
@@ -142,7 +163,45 @@ def _connect(url: str, max_connections: int) -> peewee.Database:
             autoconnect=False,
             **params,
         )
-    raise ValueError(f"unsupported database URL scheme {scheme!r} (use sqlite or postgresql)")
+    raise _unusable(
+        url,
+        f"unsupported scheme {parts.scheme!r} "
+        "(use sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE)",
+    )
+
+
+def _unusable(url: str, why: str) -> SettingsError:
+    return SettingsError(f"ACCTKIT_DATABASE_URL {redaction.url(url)!r}: {why}")
+
+
+def _sqlite_file(path: str) -> tuple[str, tuple[int, int]]:
+    """The file SQLite will open, created now (empty is a valid database) so that it is the
+    one `connection()` keeps checking for."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise _unusable(f"sqlite:///{path}", f"cannot open it: {exc.strerror}") from None
+    try:
+        found = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return os.path.abspath(path), (found.st_dev, found.st_ino)
+
+
+def _refuse_lost_sqlite_file() -> None:
+    """Connections opened before a SQLite file was deleted or replaced keep using the old one:
+    every write would answer 201 and vanish at the next start. Refuse instead, until restart."""
+    opened = _Opened.sqlite_file
+    if opened is None:
+        return
+    path, identity = opened
+    try:
+        found = os.stat(path)
+    except OSError:
+        found = None
+    if found is None or (found.st_dev, found.st_ino) != identity:
+        log.error("SQLite file %s was deleted or replaced under the service; restart it", path)
+        raise errors.DatabaseUnavailable()
 
 
 def close_database() -> None:
@@ -153,7 +212,7 @@ def close_database() -> None:
         _Opened.owners -= 1
         if _Opened.owners:
             return
-        _Opened.url = None
+        _Opened.url, _Opened.sqlite_file = None, None
         db = database.obj
     if db is not None:
         db.close_all() if hasattr(db, "close_all") else db.close()
@@ -190,6 +249,7 @@ def connection() -> Iterator[None]:
     Refuses to run where an event loop runs, so a handler that forgets the executor fails its
     first test instead of quietly stalling the service."""
     _refuse_event_loop_thread()
+    _refuse_lost_sqlite_file()
     try:
         with database.connection_context():
             yield

@@ -32,7 +32,7 @@ from core.context import Context
 from core.db import connection, locked_skip, write_transaction
 from core.mail import Mail
 from core.models import Outbox, User
-from core.redaction import addresses_in, recipient
+from core.redaction import recipient, reply
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def backoff(attempts: int, cap: int = BACKOFF_CAP_SECONDS) -> timedelta:
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
-def _expire_overdue(now: datetime) -> list[str]:
+def _expire_overdue(ctx: Context, now: datetime) -> list[str]:
     """Mark due mail whose time is up `expired` instead of sending what no longer works."""
     overdue = list(
         locked_skip(
@@ -164,7 +164,12 @@ def _expire_overdue(now: datetime) -> list[str]:
             claimed_by=None,
             last_error=row.last_error or "expired before it could be sent",
         ).where(Outbox.id == row.id).execute()
-        log.warning("mail expired unsent id=%s flow=%s: %s", row.id, row.flow, row.last_error)
+        log.warning(
+            "mail expired unsent id=%s flow=%s: %s",
+            row.id,
+            row.flow,
+            reply(ctx.settings, row.last_error or ""),
+        )
     return [row.flow for row in overdue]
 
 
@@ -174,7 +179,7 @@ def claim_due(
     """Claim up to `limit` due mails, oldest first, for `sender`; also expire overdue ones."""
     now = ctx.clock.now()
     with write_transaction():
-        expired = _expire_overdue(now)
+        expired = _expire_overdue(ctx, now)
         query = (
             Outbox.select()
             .where(Outbox.status == "pending", Outbox.next_try_at <= now)
@@ -253,7 +258,7 @@ def record(ctx: Context, mail: OutgoingMail, result: DeliveryResult) -> str:
             claimed_by=None,
             last_error=result.error[:2000],
         ).where(Outbox.id == mail.id).execute()
-    error = addresses_in(ctx.settings, result.error)
+    error = reply(ctx.settings, result.error)
     if expired:
         log.warning("mail expired id=%s flow=%s: %s", mail.id, mail.flow, error)
         return "expired"

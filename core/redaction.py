@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 from core.settings import Settings
 
 MASK = "***"
 # Anything shaped like local@domain inside free text (an SMTP reply quoting the recipient).
 _ADDRESS = re.compile(r"[^\s<>()\[\]@\"',;:]+@[^\s<>()\[\]@\"',;:]+")
+# What a mail carries: a link (the reset link), a token (its UID alone), a 6-digit code (not part
+# of a longer number or of an enhanced status code such as 5.7.1).
+_LINK = re.compile(r"[A-Za-z][\w+.-]*://[^\s<>\"'|]+")
+# A token has a digit, - or _ somewhere (a 43-character random one lacks all three once in
+# 7,000); a run of letters alone is a word, such as the ConnectionRefusedError a log must show.
+_TOKEN = re.compile(r"(?=[A-Za-z]*[0-9_-])[A-Za-z0-9_-]{20,}")
+_CODE = re.compile(r"(?<!\w)(?<!\d\.)\d{6}(?!\w|\.\d)")
 
 
 def address(addr: str) -> str:
@@ -36,6 +44,29 @@ def addresses_in(settings: Settings, text: str) -> str:
     if not settings.production:
         return text
     return _ADDRESS.sub(lambda m: address(m.group(0)), text)
+
+
+def reply(settings: Settings, text: str) -> str:
+    """An SMTP server's answer as a log line may show it. A relay refusing a mail may quote it (a
+    content filter names the line it matched), so whatever looks like a code, a link or a token
+    is masked, and addresses as `addresses_in`."""
+    for pattern in (_LINK, _TOKEN, _CODE):
+        text = pattern.sub(MASK, text)
+    return addresses_in(settings, text)
+
+
+def url(raw: str) -> str:
+    """A database or SMTP URL as a message may show it: the password replaced by `***`."""
+    try:
+        password = urlsplit(raw).password
+    except ValueError:
+        password = None
+    if not password:
+        return raw
+    scheme, sep, rest = raw.partition("://")
+    userinfo, at, location = rest.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:{MASK}{at}{location}"
 
 
 class QueryParameters(logging.Filter):

@@ -17,7 +17,9 @@ class SettingsError(ValueError):
     """A setting has a value the service cannot start with."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -27,6 +29,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, not {value}")
     return value
 
 
@@ -179,7 +183,7 @@ class Settings:
             jwt_audience=(env.get("ACCTKIT_JWT_AUDIENCE") or "").strip() or d.jwt_audience,
             cors_origins=tuple(_origin(o) for o in _list(env, "ACCTKIT_CORS_ORIGINS")),
             host=env.get("ACCTKIT_HOST") or d.host,
-            port=_int(env, "ACCTKIT_PORT", d.port),
+            port=_int(env, "ACCTKIT_PORT", d.port, 1, 65535),
         )
 
     def replace(self, **changes: object) -> Settings:

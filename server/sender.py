@@ -25,10 +25,10 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from core import outbox, retention
+from core import errors, outbox, retention
 from core.context import Context
 from core.outbox import DeliveryPass, Transport
-from core.redaction import addresses_in
+from core.redaction import reply
 from server.metrics import Metrics
 
 log = logging.getLogger("acctkit.sender")
@@ -113,6 +113,9 @@ class OutboxSender:
             try:
                 done = await self._deliver()
                 self._observe(done)
+            except errors.DatabaseUnavailable:  # an outage: core.db has said why, in one line
+                log.warning("outbox sender: database unavailable; retrying after the poll interval")
+                done = DeliveryPass()
             except Exception:
                 log.exception("outbox sender pass failed; retrying after the poll interval")
                 done = DeliveryPass()
@@ -158,7 +161,7 @@ class OutboxSender:
         for mail, result in done.outcomes:
             self.metrics.mail_outcome(mail.flow, result.error is None)
             if result.error is not None and not result.unreachable and mail.attempts == 1:
-                error = addresses_in(self.ctx.settings, result.error)
+                error = reply(self.ctx.settings, result.error)
                 log.warning("mail %s refused by SMTP: %s", mail.id, error)
         for flow in done.expired:
             self.metrics.mail_expired.labels(flow=flow).inc()
@@ -168,7 +171,8 @@ class OutboxSender:
             self._down_since = time.monotonic()
             self._last_probe = self._down_since
             self.metrics.smtp_up.set(0)
-            log.warning("SMTP unreachable: %s; mail waits and is retried", unreachable.error)
+            error = reply(self.ctx.settings, unreachable.error or "")
+            log.warning("SMTP unreachable: %s; mail waits and is retried", error)
 
     async def _probe(self) -> bool:
         """While SMTP is down (or not known yet), ask it every probe_interval whether it is back."""
@@ -188,6 +192,7 @@ class OutboxSender:
             self.smtp_up = False
             self._down_since = now
             self.metrics.smtp_up.set(0)
+            error = reply(self.ctx.settings, error)
             log.warning("SMTP unreachable: %s; mail waits and is retried", error)
         return False
 

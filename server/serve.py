@@ -9,6 +9,7 @@ for the next start or another instance.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import multiprocessing
@@ -28,6 +29,7 @@ log = logging.getLogger("acctkit.serve")
 
 
 SHUTDOWN_SECONDS = 30.0
+LISTEN_ERRORS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
@@ -42,7 +44,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def _run_one(settings: Settings, hash_slots: Any = None) -> None:
-    from server import accesslog, logwriter
+    from server import logwriter
     from server.app import create_app
     from server.headers import hide_server_version
 
@@ -55,6 +57,18 @@ def _run_one(settings: Settings, hash_slots: Any = None) -> None:
     # stall with a large heap; see docs/performance.md).
     gc.freeze()
     try:
+        _run_app(app, settings)
+        log.info("acctkit worker %s stopped", os.getpid())
+    finally:
+        log_handler.close()  # writes out what is still waiting
+
+
+def _run_app(app: web.Application, settings: Settings) -> None:
+    """aiohttp's run_app, with a port it cannot listen on said in one line (exit status 1)
+    instead of a traceback: a forgotten process, an address not on this host, a low port."""
+    from server import accesslog
+
+    try:
         web.run_app(
             app,
             host=settings.host,
@@ -65,9 +79,11 @@ def _run_one(settings: Settings, hash_slots: Any = None) -> None:
             **accesslog.RUNNER_OPTIONS,
             shutdown_timeout=SHUTDOWN_SECONDS,
         )
-        log.info("acctkit worker %s stopped", os.getpid())
-    finally:
-        log_handler.close()  # writes out what is still waiting
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        log.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc.strerror)
+        raise SystemExit(1) from None
 
 
 def migrate_now(settings: Settings) -> int:

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core import accounts, db, mail, outbox
@@ -149,3 +151,62 @@ async def test_the_sender_deletes_ended_records_past_their_retention(
         await _until(lambda: tokens() == ["live"])
     finally:
         await sender.stop()
+
+
+class QuotingRelay(Inbox):
+    """A relay whose content filter refuses the mail and quotes the lines it matched, as
+    filters do ("554 5.7.1 rejected: ..."): the code's line and the link's."""
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        text = envelope.content.decode() if isinstance(envelope.content, bytes) else ""
+        quoted = [line for line in text.splitlines() if "code is" in line or "://" in line]
+        return "554 5.7.1 rejected by content filter: " + " | ".join(quoted[:2])
+
+
+CODE = "402781"
+UID = "c2VjcmV0LXVpZC1xdW90ZWQtYnktYS1yZWxheQ"
+
+
+def _queue_secret(ctx: Context, kind: str) -> None:
+    later = ctx.clock.now() + timedelta(minutes=10)
+    if kind == "code":
+        carried = mail.code_mail(
+            to="q@example.com", name="Q", code=CODE, flow="signup", ref="r1", seq=1, ttl=600,
+            expires_at=later, purpose="finish signing up",
+        )  # fmt: skip
+    else:
+        link = f"http://127.0.0.1:8000/reset-password/{UID}"
+        carried = mail.reset_mail(
+            to="q@example.com", name="Q", link=link, ref="r2", ttl=300, expires_at=later
+        )
+    with db.connection(), db.write_transaction():
+        outbox.enqueue(ctx, carried)
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "acctkit.sender" and r.levelname == "WARNING"]
+
+
+@pytest.mark.parametrize("kind", ["code", "link"])
+async def test_a_relay_quoting_the_mail_puts_no_code_or_link_in_the_log(
+    migrated: str, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    relay = QuotingRelay()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(relay, hostname="quote.test"), "127.0.0.1", 0)
+    relay.port = server.sockets[0].getsockname()[1]
+    ctx = Context.create(make_settings(migrated))
+    await asyncio.to_thread(_queue_secret, ctx, kind)
+    sender = OutboxSender(ctx, SmtpTransport(relay.url, ctx.settings.mail_from), 0.05)
+    sender.start()
+    try:
+        # The sender's warning (refused, or unreachable: smtplib drops the connection after it).
+        await _until(lambda: any("554" in r.getMessage() for r in _warnings(caplog)))
+    finally:
+        await sender.stop()
+        server.close()
+    # Ours only: the relay (aiosmtpd, in this process) logs its own answer at DEBUG.
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "mail.log")
+    assert "554, b'5.7.1 rejected by content filter: " in ours  # the relay's answer is kept
+    assert CODE not in ours and UID not in ours, ours
